@@ -1,0 +1,203 @@
+// Package proxy forwards requests to upstream HTTP servers: it picks an
+// upstream (round robin, least connections or first), moves on when one
+// refuses the connection, writes the forwarding and client-certificate
+// headers backends rely on, and answers 502/504 in plain words when no
+// upstream can help.
+//
+// Start at New; one Transport (NewTransport) is shared by every route of a
+// process. The per-request work is built on httputil.ReverseProxy with
+// Rewrite, and everything that can be is computed once in New.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configure one proxy route.
+type Options struct {
+	// Upstreams are "http://127.0.0.1:8000", "http://host:port/base",
+	// "https://...", or "unix:/run/app.sock". At least one is required.
+	Upstreams []string
+
+	// LB is the balancing policy: RoundRobin (""), LeastConn or First.
+	LB string
+
+	// Timeout is how long to wait for an upstream's response headers before
+	// answering 504. It does not limit a body that is still streaming.
+	// 0 means 60s.
+	Timeout time.Duration
+
+	// DialTimeout bounds connecting to one upstream; after it the next
+	// upstream is tried, and when none is left the answer is 502. 0 means 5s.
+	DialTimeout time.Duration
+
+	// StripPrefix is removed from the request path before forwarding
+	// ("/api" or "/api/" turns "/api/users" into "/users"). "" means none.
+	StripPrefix string
+
+	// TrustedProxies are peers whose X-Forwarded-* and Forwarded headers are
+	// kept and extended; everyone else's are replaced.
+	TrustedProxies []netip.Prefix
+
+	// Transport is the shared upstream transport. Nil means a new one.
+	Transport *Transport
+
+	// Logger receives upstream failures. Nil means discard.
+	Logger *slog.Logger
+
+	// Name labels this route in logs (e.g. "app.example.com/api/").
+	Name string
+}
+
+// handler holds what one route computes once for all its requests.
+type handler struct {
+	fwd   forwarder
+	strip string // StripPrefix without a trailing slash; "" = none
+	log   *slog.Logger
+	name  string
+}
+
+// New returns the handler for one proxy route.
+func New(opts Options) (http.Handler, error) {
+	if len(opts.Upstreams) == 0 {
+		return nil, errors.New("proxy: no upstreams")
+	}
+	switch opts.LB {
+	case "", RoundRobin, LeastConn, First:
+	default:
+		return nil, fmt.Errorf("proxy: unknown lb policy %q; use round_robin, least_conn or first", opts.LB)
+	}
+	t := opts.Transport
+	if t == nil {
+		t = NewTransport()
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	dial, header := opts.DialTimeout, opts.Timeout
+	if dial <= 0 {
+		dial = defaultDialTimeout
+	}
+	if header <= 0 {
+		header = defaultHeaderTimeout
+	}
+	b := &balancer{name: opts.Name, policy: opts.LB, rt: t.pool(dial, header), log: log}
+	for _, raw := range opts.Upstreams {
+		up, err := parseUpstream(raw, t)
+		if err != nil {
+			return nil, fmt.Errorf("proxy: %w", err)
+		}
+		b.ups = append(b.ups, up)
+	}
+	h := &handler{
+		fwd:   forwarder{trusted: opts.TrustedProxies},
+		strip: strings.TrimSuffix(opts.StripPrefix, "/"),
+		log:   log,
+		name:  opts.Name,
+	}
+	return &httputil.ReverseProxy{
+		Rewrite:      h.rewrite,
+		Transport:    b,
+		BufferPool:   bufferPool{&t.buffers},
+		ErrorHandler: h.serveError,
+		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// FlushInterval 0: ReverseProxy already flushes at once for
+		// text/event-stream and bodies of unknown length, and batches the rest.
+	}, nil
+}
+
+// rewrite is the ReverseProxy Rewrite hook. pr.Out is ReverseProxy's own
+// copy of the request, with hop-by-hop and forwarding headers removed. Its
+// Host stays the client's, as Caddy does, so apps build correct URLs.
+func (h *handler) rewrite(pr *httputil.ProxyRequest) {
+	h.fwd.set(pr.In, pr.Out)
+	setClientCert(pr.In, pr.Out)
+	if h.strip != "" {
+		stripPrefix(pr.Out, h.strip)
+	}
+}
+
+// stripPrefix removes prefix (no trailing slash) from the path when it is
+// followed by "/" or the end: "/api" strips "/api/x" and "/api", not "/apix".
+func stripPrefix(r *http.Request, prefix string) {
+	rest, ok := cutSegmentPrefix(r.URL.Path, prefix)
+	if !ok {
+		return
+	}
+	r.URL.Path = rest
+	if r.URL.RawPath != "" {
+		if raw, ok := cutSegmentPrefix(r.URL.RawPath, prefix); ok {
+			r.URL.RawPath = raw
+		} else {
+			r.URL.RawPath = "" // the prefix was written escaped; re-escape from Path
+		}
+	}
+}
+
+func cutSegmentPrefix(p, prefix string) (string, bool) {
+	rest, ok := strings.CutPrefix(p, prefix)
+	if !ok || (rest != "" && rest[0] != '/') {
+		return p, false
+	}
+	if rest == "" {
+		rest = "/"
+	}
+	return rest, true
+}
+
+// serveError answers a request no upstream served, and logs why.
+func (h *handler) serveError(w http.ResponseWriter, r *http.Request, err error) {
+	status, body, upstream := http.StatusBadGateway, badGatewayBody, ""
+	var ue *upstreamError
+	if errors.As(err, &ue) {
+		status, body, upstream = ue.status, ue.body, ue.upstream
+	}
+	if errors.Is(r.Context().Err(), context.Canceled) {
+		// The client went away; nobody reads the answer.
+		h.log.Debug("client gone before upstream answered", "route", h.name, "upstream", upstream, "error", err)
+		w.WriteHeader(status)
+		return
+	}
+	h.log.Warn("upstream request failed", "route", h.name, "upstream", upstream, "status", status, "error", err)
+	hd := w.Header()
+	hd["Content-Type"] = textPlain
+	hd["X-Content-Type-Options"] = nosniff
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+var (
+	textPlain = []string{"text/plain; charset=utf-8"}
+	nosniff   = []string{"nosniff"}
+)
+
+// bufSize is the copy buffer size ReverseProxy would allocate per request.
+const bufSize = 32 << 10
+
+// bufferPool implements httputil.BufferPool over a Transport's buffers. The
+// pool holds array pointers, which go in and out of a sync.Pool without
+// allocating.
+type bufferPool struct{ p *sync.Pool }
+
+func (bp bufferPool) Get() []byte {
+	if b, ok := bp.p.Get().(*[bufSize]byte); ok {
+		return b[:]
+	}
+	return make([]byte, bufSize)
+}
+
+func (bp bufferPool) Put(b []byte) {
+	if cap(b) == bufSize {
+		bp.p.Put((*[bufSize]byte)(b[:bufSize]))
+	}
+}

@@ -1,0 +1,142 @@
+package proxy
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Transport defaults, tuned for a reverse proxy talking to a few local
+// backends: many idle keep-alive connections per backend, no HTTP proxy
+// from the environment, no transparent gzip (bodies pass through as sent).
+const (
+	defaultDialTimeout   = 5 * time.Second
+	defaultHeaderTimeout = 60 * time.Second
+	idleConnTimeout      = 90 * time.Second
+	maxIdleConnsPerHost  = 256
+	tcpKeepAlive         = 30 * time.Second
+	tlsHandshakeTimeout  = 10 * time.Second
+	expectContinue       = 1 * time.Second
+	ioBufferSize         = 16 << 10
+)
+
+// unixHostSuffix marks the made-up host names that stand for unix socket
+// upstreams in request URLs. ".invalid" can never resolve (RFC 6761), so a
+// mix-up fails closed.
+const unixHostSuffix = ".unix.tlsgate.invalid"
+
+// Transport is the upstream transport shared by every route of a process.
+// It keeps one keep-alive pool per distinct (dial timeout, header timeout)
+// pair, so routes with the default timeouts share connections, and each
+// route's timeouts are enforced by net/http without a per-request timer.
+// Unix socket upstreams get a made-up host name (see UnixHost) that the
+// dialer maps back to the socket path.
+//
+// A Transport is safe for concurrent use; make one with NewTransport and
+// keep it across config reloads so pools survive.
+type Transport struct {
+	// mu guards pools, sockets and unixHosts.
+	mu        sync.Mutex
+	pools     map[timeouts]*http.Transport
+	sockets   map[string]string // made-up host name → socket path
+	unixHosts map[string]string // socket path → made-up host name
+
+	// buffers holds *[bufSize]byte copy buffers for every route's ReverseProxy.
+	buffers sync.Pool
+}
+
+type timeouts struct{ dial, header time.Duration }
+
+var _ http.RoundTripper = (*Transport)(nil)
+
+// NewTransport returns a Transport with no pools yet; they are made on first use.
+func NewTransport() *Transport {
+	return &Transport{
+		pools:     make(map[timeouts]*http.Transport),
+		sockets:   make(map[string]string),
+		unixHosts: make(map[string]string),
+	}
+}
+
+// RoundTrip sends req with the default timeouts (5s dial, 60s for the
+// response headers). Routes use their own pools through New instead.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.pool(defaultDialTimeout, defaultHeaderTimeout).RoundTrip(req)
+}
+
+// CloseIdleConnections closes the idle connections of every pool.
+func (t *Transport) CloseIdleConnections() {
+	t.mu.Lock()
+	pools := make([]*http.Transport, 0, len(t.pools))
+	for _, p := range t.pools {
+		pools = append(pools, p)
+	}
+	t.mu.Unlock()
+	for _, p := range pools {
+		p.CloseIdleConnections()
+	}
+}
+
+// UnixHost returns the host name that stands for the unix socket at path in
+// request URLs sent through t. The same path always gets the same name.
+func (t *Transport) UnixHost(path string) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if h, ok := t.unixHosts[path]; ok {
+		return h
+	}
+	h := "u" + strconv.Itoa(len(t.unixHosts)) + unixHostSuffix
+	t.unixHosts[path] = h
+	t.sockets[h] = path
+	return h
+}
+
+// pool returns the http.Transport for these timeouts, making it on first use.
+func (t *Transport) pool(dial, header time.Duration) *http.Transport {
+	key := timeouts{dial: dial, header: header}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p, ok := t.pools[key]; ok {
+		return p
+	}
+	d := &net.Dialer{Timeout: dial, KeepAlive: tcpKeepAlive}
+	p := &http.Transport{
+		Proxy: nil, // never an HTTP proxy from the environment
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return t.dial(ctx, d, network, addr)
+		},
+		ForceAttemptHTTP2:     false, // backends speak HTTP/1.1; upgrades need it
+		MaxIdleConnsPerHost:   maxIdleConnsPerHost,
+		IdleConnTimeout:       idleConnTimeout,
+		TLSHandshakeTimeout:   tlsHandshakeTimeout,
+		ExpectContinueTimeout: expectContinue,
+		ResponseHeaderTimeout: header,
+		DisableCompression:    true,
+		ReadBufferSize:        ioBufferSize,
+		WriteBufferSize:       ioBufferSize,
+	}
+	t.pools[key] = p
+	return p
+}
+
+// dial connects to addr, or to the unix socket a made-up host name stands for.
+func (t *Transport) dial(ctx context.Context, d *net.Dialer, network, addr string) (net.Conn, error) {
+	host := addr
+	if i := strings.LastIndexByte(addr, ':'); i >= 0 {
+		host = addr[:i]
+	}
+	if strings.HasSuffix(host, unixHostSuffix) {
+		t.mu.Lock()
+		path, ok := t.sockets[host]
+		t.mu.Unlock()
+		if ok {
+			return d.DialContext(ctx, "unix", path)
+		}
+		return nil, &net.OpError{Op: "dial", Net: "unix", Err: errUnknownSocket}
+	}
+	return d.DialContext(ctx, network, addr)
+}
