@@ -1,0 +1,218 @@
+package config
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Every default value lives in this file, so they can be read (and patched)
+// in one place.
+const (
+	defaultHTTPAddr          = ":80"
+	defaultHTTPSAddr         = ":443"
+	defaultAdminAddr         = "127.0.0.1:2019"
+	defaultRootDataDir       = "/var/lib/tlsgate"
+	defaultShutdownTimeout   = 30 * time.Second
+	defaultMaxHeaderBytes    = 1 << 20
+	defaultReadHeaderTimeout = 10 * time.Second
+	defaultIdleTimeout       = 2 * time.Minute
+	defaultACMEDirectory     = "letsencrypt"
+	defaultStorageBackend    = StorageFile
+	defaultEtcdPrefix        = "tlsgate/"
+	defaultEtcdDialTimeout   = 5 * time.Second
+	defaultTSIGAlgorithm     = "hmac-sha256"
+	defaultPropagation       = 2 * time.Minute
+	defaultClientAuthMode    = ClientAuthRequire
+	defaultRoutePath         = "/"
+	defaultLB                = LBRoundRobin
+	defaultRouteTimeout      = 60 * time.Second
+	defaultDialTimeout       = 5 * time.Second
+	defaultRespondStatus     = 200
+	defaultStaticIndex       = "index.html"
+)
+
+// defaultChallenges are the ACME challenges tried when none are configured:
+// both work without DNS credentials.
+func defaultChallenges() []string {
+	return []string{ChallengeHTTP01, ChallengeTLSALPN01}
+}
+
+// ACMEDirectoryURL returns the directory URL for a CA alias (letsencrypt,
+// letsencrypt-staging, zerossl); anything else, such as a URL, is returned
+// unchanged.
+func ACMEDirectoryURL(alias string) string {
+	switch alias {
+	case "letsencrypt":
+		return "https://acme-v02.api.letsencrypt.org/directory"
+	case "letsencrypt-staging":
+		return "https://acme-staging-v02.api.letsencrypt.org/directory"
+	case "zerossl":
+		return "https://acme.zerossl.com/v2/DV90"
+	}
+	return alias
+}
+
+// IsLocalName reports whether host is localhost or a name reserved for
+// private use — test, internal, local, home.arpa — or any name under them
+// ("api.localhost", "app.test", "*.internal"). No public CA issues for these.
+// IP addresses are not names; see DefaultTLSMode.
+func IsLocalName(host string) bool {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	h = strings.TrimPrefix(h, "*.")
+	for _, suffix := range [...]string{"localhost", "test", "internal", "local", "home.arpa"} {
+		if h == suffix || strings.HasSuffix(h, "."+suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+// DefaultTLSMode is the tls mode of a site that sets none: "local" when
+// every host is a local name (see IsLocalName) or an IP address, "acme"
+// otherwise. An empty list gives "local": there is no public name to ask a
+// CA for.
+func DefaultTLSMode(hosts []string) string {
+	for _, h := range hosts {
+		if _, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
+			continue
+		}
+		if !IsLocalName(h) {
+			return TLSACME
+		}
+	}
+	return TLSLocal
+}
+
+// DefaultsEnv is what defaults read from outside the config file. The zero
+// value reads the real process.
+type DefaultsEnv struct {
+	// LookupEnv reads XDG_DATA_HOME and HOME. Nil means os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+	// IsRoot reports whether tlsgate runs as root. Nil means euid == 0.
+	IsRoot func() bool
+}
+
+// DefaultDataDir is the data directory when none is configured:
+// /var/lib/tlsgate as root, else $XDG_DATA_HOME/tlsgate, else
+// $HOME/.local/share/tlsgate (and /var/lib/tlsgate when HOME is unset too).
+func DefaultDataDir(env DefaultsEnv) string {
+	isRoot := env.IsRoot
+	if isRoot == nil {
+		isRoot = func() bool { return os.Geteuid() == 0 }
+	}
+	lookup := env.LookupEnv
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	if isRoot() {
+		return defaultRootDataDir
+	}
+	// The XDG spec says a relative XDG_DATA_HOME is invalid and ignored.
+	if x, ok := lookup("XDG_DATA_HOME"); ok && filepath.IsAbs(x) {
+		return filepath.Join(x, "tlsgate")
+	}
+	if h, ok := lookup("HOME"); ok && h != "" {
+		return filepath.Join(h, ".local", "share", "tlsgate")
+	}
+	return defaultRootDataDir
+}
+
+// WithDefaults returns a copy of c with every unset value filled in from the
+// real environment. It never changes c. See WithDefaultsFrom.
+func (c *Config) WithDefaults() *Config {
+	return c.WithDefaultsFrom(DefaultsEnv{})
+}
+
+// WithDefaultsFrom returns a deep copy of c with every unset value filled
+// in; env supplies what the data_dir default depends on. It never changes c.
+// Listen and Admin addresses set to "" stay "" (turned off).
+func (c *Config) WithDefaultsFrom(env DefaultsEnv) *Config {
+	d := clone(c)
+	if d.DataDir == "" {
+		d.DataDir = DefaultDataDir(env)
+	}
+	orDefault(&d.Listen.HTTP, defaultHTTPAddr)
+	orDefault(&d.Listen.HTTPS, defaultHTTPSAddr)
+	orDefault(&d.Admin, defaultAdminAddr)
+	setDuration(&d.ShutdownTimeout, defaultShutdownTimeout)
+	if d.Limits.MaxHeaderBytes == 0 {
+		d.Limits.MaxHeaderBytes = defaultMaxHeaderBytes
+	}
+	setDuration(&d.Limits.ReadHeaderTimeout, defaultReadHeaderTimeout)
+	setDuration(&d.Limits.IdleTimeout, defaultIdleTimeout)
+	setString(&d.ACME.Directory, defaultACMEDirectory)
+	if len(d.ACME.Challenges) == 0 {
+		d.ACME.Challenges = defaultChallenges()
+	}
+	dnsDefaults(d.ACME.DNS)
+	setString(&d.Storage.Backend, defaultStorageBackend)
+	if e := d.Storage.Etcd; e != nil {
+		setString(&e.Prefix, defaultEtcdPrefix)
+		setDuration(&e.DialTimeout, defaultEtcdDialTimeout)
+	}
+	for i := range d.Sites {
+		siteDefaults(&d.Sites[i])
+	}
+	return d
+}
+
+func siteDefaults(s *Site) {
+	switch {
+	case s.TLS == nil:
+		s.TLS = &TLS{Mode: DefaultTLSMode(s.Hosts)}
+	case s.TLS.Mode == "" && (s.TLS.CertFile != "" || s.TLS.KeyFile != ""):
+		s.TLS.Mode = TLSFile
+	case s.TLS.Mode == "":
+		s.TLS.Mode = DefaultTLSMode(s.Hosts)
+	}
+	dnsDefaults(s.DNS)
+	if s.ClientAuth != nil {
+		setString(&s.ClientAuth.Mode, defaultClientAuthMode)
+	}
+	for i := range s.Routes {
+		r := &s.Routes[i]
+		setString(&r.Path, defaultRoutePath)
+		if len(r.To) > 0 {
+			setString(&r.LB, defaultLB)
+			setDuration(&r.Timeout, defaultRouteTimeout)
+			setDuration(&r.DialTimeout, defaultDialTimeout)
+		}
+		if r.Static != nil && len(r.Static.Index) == 0 {
+			r.Static.Index = []string{defaultStaticIndex}
+		}
+		if r.Respond != nil && r.Respond.Status == 0 {
+			r.Respond.Status = defaultRespondStatus
+		}
+	}
+}
+
+func dnsDefaults(d *DNS) {
+	if d == nil {
+		return
+	}
+	if d.Provider == DNSRFC2136 {
+		setString(&d.TSIGAlgorithm, defaultTSIGAlgorithm)
+	}
+	setDuration(&d.PropagationTimeout, defaultPropagation)
+}
+
+func orDefault(p **string, def string) {
+	if *p == nil {
+		*p = &def
+	}
+}
+
+func setString(p *string, def string) {
+	if *p == "" {
+		*p = def
+	}
+}
+
+func setDuration(p *Duration, def time.Duration) {
+	if *p == 0 {
+		*p = Duration(def)
+	}
+}

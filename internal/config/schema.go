@@ -1,0 +1,279 @@
+// Package config holds tlsgate's configuration: the schema a user writes in
+// YAML, loading it (with .env files and ${VAR} expansion), defaults, and
+// validation that reports every problem as FILE:LINE:COL.
+//
+// Start at Load. The structs here are plain data: no other internal package
+// is imported, and nothing here starts work.
+package config
+
+import "time"
+
+// Config is one whole tlsgate configuration file after loading.
+// Defaults are not filled in here; call WithDefaults for a filled copy.
+type Config struct {
+	// DataDir is the root of file storage (certificates, accounts, local CA).
+	// Empty means $XDG_DATA_HOME/tlsgate, or /var/lib/tlsgate as root.
+	DataDir string `yaml:"data_dir"`
+
+	// Listen holds the addresses of the HTTP and HTTPS listeners.
+	Listen Listen `yaml:"listen"`
+
+	// Admin is the admin API address: "host:port" or "unix:/path".
+	// Nil (key absent) means the default 127.0.0.1:2019; "" turns it off.
+	Admin *string `yaml:"admin"`
+
+	// DefaultSNI names the site whose certificate clients without SNI get.
+	DefaultSNI string `yaml:"default_sni"`
+
+	// ShutdownTimeout is how long SIGTERM waits for in-flight requests.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+
+	// TrustedProxies are CIDRs (or bare IPs) whose X-Forwarded-*/Forwarded
+	// headers are kept and extended instead of replaced.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+
+	Limits Limits `yaml:"limits"`
+
+	// Email is the ACME account contact.
+	Email string `yaml:"email"`
+
+	ACME    ACME    `yaml:"acme"`
+	Storage Storage `yaml:"storage"`
+
+	Sites []Site `yaml:"sites"`
+
+	// File is the path the config was loaded from ("" when built in code).
+	File string `yaml:"-"`
+
+	// positions maps a key path such as "sites[0].tls.cert_file" to where
+	// the key was written; see Position. values maps the same paths to where
+	// their values start, which is where an error about a value points.
+	// Both are filled once by Parse and never written afterwards, so copies
+	// of a Config share them.
+	positions map[string]Pos
+	values    map[string]Pos
+}
+
+// Listen holds listener addresses. Nil means the default; "" turns it off.
+type Listen struct {
+	HTTP  *string `yaml:"http"`
+	HTTPS *string `yaml:"https"`
+}
+
+// Limits bound what one client may send.
+type Limits struct {
+	MaxHeaderBytes    ByteSize `yaml:"max_header_bytes"`
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	IdleTimeout       Duration `yaml:"idle_timeout"`
+}
+
+// ACME configures certificate issuance from an ACME CA.
+type ACME struct {
+	Directory    string   `yaml:"directory"`
+	TrustedRoots []string `yaml:"trusted_roots"`
+	Challenges   []string `yaml:"challenges"`
+	DNS          *DNS     `yaml:"dns"`
+	EAB          *EAB     `yaml:"eab"`
+	Profile      string   `yaml:"profile"`
+	Fallback     string   `yaml:"fallback"`
+}
+
+// DNS configures a dns-01 provider.
+type DNS struct {
+	Provider           string   `yaml:"provider"`
+	Server             string   `yaml:"server"`
+	TSIGKeyName        string   `yaml:"tsig_key_name"`
+	TSIGAlgorithm      string   `yaml:"tsig_algorithm"`
+	TSIGSecret         string   `yaml:"tsig_secret"`
+	Zone               string   `yaml:"zone"`
+	Command            string   `yaml:"command"`
+	URL                string   `yaml:"url"`
+	Token              string   `yaml:"token"`
+	PropagationTimeout Duration `yaml:"propagation_timeout"`
+	PropagationDelay   Duration `yaml:"propagation_delay"`
+	Resolvers          []string `yaml:"resolvers"`
+}
+
+// EAB is External Account Binding for CAs that require it (ZeroSSL).
+type EAB struct {
+	KeyID  string `yaml:"key_id"`
+	MACKey string `yaml:"mac_key"`
+}
+
+// Storage selects where certificates, keys and accounts live.
+type Storage struct {
+	Backend           string `yaml:"backend"`
+	Etcd              *Etcd  `yaml:"etcd"`
+	EncryptionKeyFile string `yaml:"encryption_key_file"`
+}
+
+// Etcd configures the etcd storage backend.
+type Etcd struct {
+	Endpoints   []string `yaml:"endpoints"`
+	Prefix      string   `yaml:"prefix"`
+	Username    string   `yaml:"username"`
+	Password    string   `yaml:"password"`
+	CertFile    string   `yaml:"cert_file"`
+	KeyFile     string   `yaml:"key_file"`
+	CAFile      string   `yaml:"ca_file"`
+	DialTimeout Duration `yaml:"dial_timeout"`
+}
+
+// Site is one set of host names served with one TLS policy and one route table.
+type Site struct {
+	// Hosts are DNS names, "*.example.com" wildcards, or IP addresses.
+	Hosts []string `yaml:"hosts"`
+
+	// TLS says where the certificate comes from. Nil means the default rule:
+	// local when every host is a local name or IP, acme otherwise.
+	TLS *TLS `yaml:"tls"`
+
+	DNS             *DNS             `yaml:"dns"`
+	ClientAuth      *ClientAuth      `yaml:"client_auth"`
+	HSTS            *HSTS            `yaml:"hsts"`
+	CORS            *CORS            `yaml:"cors"`
+	Headers         *Headers         `yaml:"headers"`
+	SecurityHeaders *SecurityHeaders `yaml:"security_headers"`
+
+	Routes []Route `yaml:"routes"`
+}
+
+// TLS modes (TLS.Mode).
+const (
+	TLSACME  = "acme"
+	TLSLocal = "local"
+	TLSAdhoc = "adhoc"
+	TLSFile  = "file"
+)
+
+// TLS is a site's certificate source. In YAML it is either a mode string
+// (acme, local, adhoc) or a mapping with cert_file and key_file (Mode "file").
+type TLS struct {
+	Mode              string `yaml:"-"`
+	CertFile          string `yaml:"cert_file"`
+	KeyFile           string `yaml:"key_file"`
+	KeyPassphraseFile string `yaml:"key_passphrase_file"`
+}
+
+// ClientAuth asks clients for certificates (mutual TLS).
+type ClientAuth struct {
+	Mode    string   `yaml:"mode"` // require | optional
+	CAFiles []string `yaml:"ca_files"`
+	LocalCA bool     `yaml:"local_ca"`
+}
+
+// HSTS is the Strict-Transport-Security policy.
+type HSTS struct {
+	MaxAge            Duration `yaml:"max_age"`
+	IncludeSubdomains bool     `yaml:"include_subdomains"`
+	Preload           bool     `yaml:"preload"`
+}
+
+// CORS is the cross-origin policy answered at the edge.
+type CORS struct {
+	AllowOrigins     []string `yaml:"allow_origins"`
+	AllowMethods     []string `yaml:"allow_methods"`
+	AllowHeaders     []string `yaml:"allow_headers"`
+	ExposeHeaders    []string `yaml:"expose_headers"`
+	AllowCredentials bool     `yaml:"allow_credentials"`
+	MaxAge           Duration `yaml:"max_age"`
+}
+
+// Headers adds, sets and removes request and response headers.
+type Headers struct {
+	Request  *HeaderOps `yaml:"request"`
+	Response *HeaderOps `yaml:"response"`
+}
+
+// HeaderOps are header edits, applied remove first, then set.
+type HeaderOps struct {
+	Set    map[string]string `yaml:"set"`
+	Remove []string          `yaml:"remove"`
+}
+
+// SecurityHeaders are common response headers a site can turn on.
+type SecurityHeaders struct {
+	ContentTypeNosniff bool   `yaml:"content_type_nosniff"`
+	ReferrerPolicy     string `yaml:"referrer_policy"`
+	FrameOptions       string `yaml:"frame_options"`
+}
+
+// Route maps a path prefix to exactly one action: to (proxy), static or respond.
+type Route struct {
+	// Path is a prefix; the longest matching prefix wins. Empty means "/".
+	Path string `yaml:"path"`
+
+	// To lists upstreams: http://host:port[/base] or unix:/path.
+	To          []string `yaml:"to"`
+	LB          string   `yaml:"lb"` // round_robin (default) | least_conn | first
+	Timeout     Duration `yaml:"timeout"`
+	DialTimeout Duration `yaml:"dial_timeout"`
+	StripPrefix bool     `yaml:"strip_prefix"`
+
+	// Static serves files from this directory.
+	Static *Static `yaml:"static"`
+
+	// Respond answers with a fixed status and body.
+	Respond *Respond `yaml:"respond"`
+}
+
+// Static is a file server root. In YAML it is either a directory string or a
+// mapping {root: DIR, browse: true, index: [index.html]}.
+type Static struct {
+	Root   string   `yaml:"root"`
+	Browse bool     `yaml:"browse"`
+	Index  []string `yaml:"index"`
+}
+
+// Respond is a fixed answer.
+type Respond struct {
+	Status  int               `yaml:"status"`
+	Body    string            `yaml:"body"`
+	Headers map[string]string `yaml:"headers"`
+}
+
+// Duration is a time.Duration that also parses a "d" (day) unit: "30d", "1d12h".
+type Duration time.Duration
+
+// ByteSize is a number of bytes that parses "1MiB", "512KiB", "1MB", "4096".
+type ByteSize int64
+
+// Pos is a place in a config file. Line and Col are 1-based.
+type Pos struct {
+	File string
+	Line int
+	Col  int
+}
+
+// Load-balancing policies (Route.LB).
+const (
+	LBRoundRobin = "round_robin"
+	LBLeastConn  = "least_conn"
+	LBFirst      = "first"
+)
+
+// ACME challenge types (ACME.Challenges).
+const (
+	ChallengeHTTP01    = "http-01"
+	ChallengeTLSALPN01 = "tls-alpn-01"
+	ChallengeDNS01     = "dns-01"
+)
+
+// DNS providers (DNS.Provider).
+const (
+	DNSRFC2136 = "rfc2136"
+	DNSExec    = "exec"
+	DNSWebhook = "webhook"
+)
+
+// Client certificate modes (ClientAuth.Mode).
+const (
+	ClientAuthRequire  = "require"
+	ClientAuthOptional = "optional"
+)
+
+// Storage backends (Storage.Backend).
+const (
+	StorageFile = "file"
+	StorageEtcd = "etcd"
+)
