@@ -1,0 +1,166 @@
+package certs
+
+import (
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/tlsgate/tlsgate/internal/pki"
+)
+
+// fileKey identifies a certificate loaded from files.
+type fileKey struct{ cert, key, passphrase string }
+
+// fileSource serves a certificate read from PEM files, re-read when the
+// files change. A change that does not load (a half-written file, a wrong
+// passphrase) keeps the previous certificate serving.
+type fileSource struct {
+	key   fileKey
+	hosts []string
+	cert  atomic.Pointer[tls.Certificate]
+	// stamp is the files' size and modification times at the last load
+	// attempt; only the watcher goroutine touches it after the first load.
+	stamp string
+}
+
+func (s *fileSource) Certificate(*tls.ClientHelloInfo, string) (*tls.Certificate, error) {
+	return s.cert.Load(), nil
+}
+
+func (m *Manager) applyFileLocked(site SiteTLS, next map[fileKey]*fileSource) (Source, error) {
+	key := fileKey{site.CertFile, site.KeyFile, site.KeyPassphraseFile}
+	if src, ok := next[key]; ok {
+		return src, nil
+	}
+	// Always load afresh on Apply: a reload is how a user says "look again".
+	cert, err := LoadKeyPair(key.cert, key.key, key.passphrase)
+	if err != nil {
+		return nil, err
+	}
+	if missing := uncovered(cert, site.Hosts); len(missing) > 0 {
+		m.logger.Warn("certificate does not cover every host of its site",
+			"cert_file", key.cert, "missing", missing, "covers", certNames(cert))
+	}
+	src := m.files[key]
+	if src == nil {
+		src = &fileSource{key: key}
+	}
+	src.hosts = site.Hosts
+	src.cert.Store(cert)
+	src.stamp = fileStamp(key)
+	next[key] = src
+	return src, nil
+}
+
+// LoadKeyPair reads a PEM certificate chain and its private key, which may
+// be encrypted (PKCS#8 or legacy OpenSSL PEM) with the passphrase in
+// passphraseFile (first line). Errors name the file and the fix.
+func LoadKeyPair(certFile, keyFile, passphraseFile string) (*tls.Certificate, error) {
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, fmt.Errorf("read cert_file: %w", err)
+	}
+	chain, err := pki.ParseCertificatesPEM(certPEM)
+	if err != nil {
+		return nil, fmt.Errorf("cert_file %s: %w", certFile, err)
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("read key_file: %w", err)
+	}
+	var passphrase []byte
+	if passphraseFile != "" {
+		passphrase, err = ReadPassphraseFile(passphraseFile)
+		if err != nil {
+			return nil, err
+		}
+	}
+	key, err := pki.ParsePrivateKeyPEM(keyPEM, passphrase)
+	switch {
+	case errors.Is(err, pki.ErrPassphraseRequired):
+		return nil, fmt.Errorf("key_file %s is encrypted; set key_passphrase_file to a file holding its passphrase", keyFile)
+	case errors.Is(err, pki.ErrWrongPassphrase):
+		return nil, fmt.Errorf("key_file %s: wrong passphrase in %s", keyFile, passphraseFile)
+	case err != nil:
+		return nil, fmt.Errorf("key_file %s: %w", keyFile, err)
+	}
+	cert := &tls.Certificate{PrivateKey: key, Leaf: chain[0]}
+	for _, c := range chain {
+		cert.Certificate = append(cert.Certificate, c.Raw)
+	}
+	if !publicKeysEqual(chain[0].PublicKey, key.Public()) {
+		return nil, fmt.Errorf("key_file %s does not belong to the first certificate in %s", keyFile, certFile)
+	}
+	return cert, nil
+}
+
+// ReadPassphraseFile reads a passphrase the way `openssl -passin file:` does:
+// the first line, without its line ending.
+func ReadPassphraseFile(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read passphrase file: %w", err)
+	}
+	line, _, _ := bytes.Cut(data, []byte("\n"))
+	return bytes.TrimSuffix(line, []byte("\r")), nil
+}
+
+// watchFiles re-reads file certificates whose files changed.
+func (m *Manager) watchFiles() {
+	defer close(m.done)
+	t := time.NewTicker(m.opts.FilePollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+			m.reloadChangedFiles()
+		}
+	}
+}
+
+func (m *Manager) reloadChangedFiles() {
+	m.mu.Lock()
+	var changed []*fileSource
+	for _, src := range m.files {
+		if stamp := fileStamp(src.key); stamp != src.stamp {
+			src.stamp = stamp
+			changed = append(changed, src)
+		}
+	}
+	m.mu.Unlock()
+
+	for _, src := range changed {
+		cert, err := LoadKeyPair(src.key.cert, src.key.key, src.key.passphrase)
+		if err != nil {
+			m.logger.Warn("certificate files changed but do not load; still serving the previous certificate",
+				"cert_file", src.key.cert, "error", err)
+			continue
+		}
+		src.cert.Store(cert)
+		m.logger.Info("reloaded certificate from files", "cert_file", src.key.cert,
+			"names", certNames(cert), "not_after", cert.Leaf.NotAfter.Format(time.RFC3339))
+	}
+}
+
+// fileStamp summarises the files' sizes and modification times.
+func fileStamp(k fileKey) string {
+	var b strings.Builder
+	for _, p := range []string{k.cert, k.key, k.passphrase} {
+		if p == "" {
+			continue
+		}
+		if fi, err := os.Stat(p); err == nil {
+			fmt.Fprintf(&b, "%d/%d;", fi.Size(), fi.ModTime().UnixNano())
+		} else {
+			b.WriteString("missing;")
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,254 @@
+// Package certs wires CertMagic to tlsgate: one certificate cache for the
+// process, the local-CA issuer, file and ad-hoc certificates, and the Source
+// that hands a site's certificate to a TLS handshake.
+//
+// Start at New, then call Apply with the TLS settings of every site each time
+// a config is compiled. Apply returns one Source per site; the caller keeps
+// them in its compiled runtime and asks them for certificates during
+// handshakes.
+package certs
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+
+	"github.com/tlsgate/tlsgate/internal/pki"
+)
+
+// Modes a site's certificate can come from; they match the config's tls values.
+const (
+	ModeLocal = "local"
+	ModeAdhoc = "adhoc"
+	ModeFile  = "file"
+	ModeACME  = "acme"
+)
+
+// Options configure a Manager. The zero value of each field has the meaning
+// its comment gives.
+type Options struct {
+	// DataDir holds file storage and the local CA (DataDir/ca). Required.
+	DataDir string
+
+	// Storage keeps managed certificates and locks. Nil means CertMagic's
+	// file storage under DataDir.
+	Storage certmagic.Storage
+
+	// Logger receives certificate events. Nil discards them.
+	Logger *slog.Logger
+
+	// LocalLeafValidity is how long local-CA leaves live; CertMagic renews
+	// them in the last third. Zero means 7 days.
+	LocalLeafValidity time.Duration
+
+	// LocalCAName names the local CA when it is created. Zero means pki's default.
+	LocalCAName string
+
+	// FilePollInterval is how often file certificates are checked for changes.
+	// Zero means 2 seconds.
+	FilePollInterval time.Duration
+}
+
+// SiteTLS is what the Manager needs to know about one site.
+type SiteTLS struct {
+	Hosts []string
+	Mode  string // ModeLocal, ModeAdhoc, ModeFile or ModeACME
+
+	// File mode only.
+	CertFile, KeyFile, KeyPassphraseFile string
+}
+
+// Source returns the certificate a site presents for one handshake. name is
+// the host name (or IP) the certificate must cover.
+type Source interface {
+	Certificate(hello *tls.ClientHelloInfo, name string) (*tls.Certificate, error)
+}
+
+// SiteError is a problem with the certificate of the site at index Site of
+// the slice given to Apply.
+type SiteError struct {
+	Site int
+	Err  error
+}
+
+func (e *SiteError) Error() string { return fmt.Sprintf("site %d: %v", e.Site, e.Err) }
+func (e *SiteError) Unwrap() error { return e.Err }
+
+// Manager owns the certificate cache and everything that keeps certificates
+// fresh. It is safe for concurrent use. Call Stop when done.
+type Manager struct {
+	opts    Options
+	logger  *slog.Logger
+	storage certmagic.Storage
+	cache   *certmagic.Cache
+
+	// mu guards local, adhoc and files.
+	mu    sync.Mutex
+	local *certmagic.Config // nil until a site uses the local CA
+	adhoc map[string]*staticSource
+	files map[fileKey]*fileSource
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// New starts a Manager: the certificate cache with its renewal maintenance
+// and the file-certificate watcher.
+func New(opts Options) (*Manager, error) {
+	if opts.DataDir == "" {
+		return nil, errors.New("certs: no data directory")
+	}
+	if opts.LocalLeafValidity == 0 {
+		opts.LocalLeafValidity = 7 * 24 * time.Hour
+	}
+	if opts.FilePollInterval == 0 {
+		opts.FilePollInterval = 2 * time.Second
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	m := &Manager{
+		opts:    opts,
+		logger:  logger,
+		storage: opts.Storage,
+		adhoc:   make(map[string]*staticSource),
+		files:   make(map[fileKey]*fileSource),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	if m.storage == nil {
+		m.storage = &certmagic.FileStorage{Path: opts.DataDir}
+	}
+	m.cache = certmagic.NewCache(certmagic.CacheOptions{
+		GetConfigForCert: m.configForCert,
+		Logger:           newZapLogger(logger),
+	})
+	go m.watchFiles()
+	return m, nil
+}
+
+// Stop ends maintenance and the file watcher. The Manager must not be used after.
+func (m *Manager) Stop() {
+	close(m.stop)
+	<-m.done
+	m.cache.Stop()
+}
+
+// LocalCADir is where the local CA lives.
+func (m *Manager) LocalCADir() string { return filepath.Join(m.opts.DataDir, "ca") }
+
+// Apply makes sure every site has a certificate and returns one Source per
+// site, in order. It blocks until local-CA certificates are in the cache, so
+// the first handshake after Apply succeeds. Sites no longer present stop
+// being watched; certificates that are still needed are reused.
+func (m *Manager) Apply(ctx context.Context, sites []SiteTLS) ([]Source, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+
+	sources := make([]Source, len(sites))
+	adhoc := make(map[string]*staticSource)
+	files := make(map[fileKey]*fileSource)
+	var errs []error
+	for i, site := range sites {
+		var err error
+		switch site.Mode {
+		case ModeLocal:
+			sources[i], err = m.applyLocalLocked(ctx, site.Hosts)
+		case ModeAdhoc:
+			sources[i], err = m.applyAdhocLocked(site.Hosts, adhoc)
+		case ModeFile:
+			sources[i], err = m.applyFileLocked(site, files)
+		case ModeACME:
+			err = errors.New("tls acme is not available in this build yet; use tls: local, adhoc or a cert_file/key_file pair")
+		default:
+			err = fmt.Errorf("unknown tls mode %q", site.Mode)
+		}
+		if err != nil {
+			errs = append(errs, &SiteError{Site: i, Err: err})
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	m.adhoc, m.files = adhoc, files
+	return sources, nil
+}
+
+func (m *Manager) applyLocalLocked(ctx context.Context, hosts []string) (Source, error) {
+	if m.local == nil {
+		ca, created, err := pki.InitLocalCA(m.LocalCADir(), m.opts.LocalCAName)
+		if err != nil {
+			return nil, fmt.Errorf("local CA: %w", err)
+		}
+		if created {
+			m.logger.Info("created local CA", "root", pki.RootCertPath(m.LocalCADir()))
+		}
+		m.local = certmagic.New(m.cache, certmagic.Config{
+			Storage: m.storage,
+			Issuers: []certmagic.Issuer{&localIssuer{ca: ca, validity: m.opts.LocalLeafValidity}},
+			Logger:  newZapLogger(m.logger),
+		})
+	}
+	if err := m.local.ManageSync(ctx, hosts); err != nil {
+		return nil, fmt.Errorf("local certificate: %w", err)
+	}
+	return managedSource{cfg: m.local}, nil
+}
+
+func (m *Manager) applyAdhocLocked(hosts []string, next map[string]*staticSource) (Source, error) {
+	key := strings.Join(slices.Sorted(slices.Values(hosts)), ",")
+	src := m.adhoc[key]
+	// Regenerate when missing or within a month of expiry: ad-hoc certificates
+	// are never stored, and a long-running instance must not serve an expired one.
+	if src == nil || time.Until(src.cert.Leaf.NotAfter) < 30*24*time.Hour {
+		cert, err := pki.SelfSigned(hosts, 365*24*time.Hour)
+		if err != nil {
+			return nil, fmt.Errorf("ad-hoc certificate: %w", err)
+		}
+		src = &staticSource{cert: &cert}
+	}
+	next[key] = src
+	return src, nil
+}
+
+// configForCert tells the cache which CertMagic config maintains a
+// certificate. Only local-CA certificates are managed so far.
+func (m *Manager) configForCert(certmagic.Certificate) (*certmagic.Config, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.local == nil {
+		return nil, errors.New("no managed certificate configuration")
+	}
+	return m.local, nil
+}
+
+// managedSource serves certificates CertMagic manages.
+type managedSource struct{ cfg *certmagic.Config }
+
+func (s managedSource) Certificate(hello *tls.ClientHelloInfo, name string) (*tls.Certificate, error) {
+	if hello.ServerName != name {
+		// Clients that send no SNI (https://127.0.0.1/) still get the
+		// certificate chosen for them.
+		h := *hello
+		h.ServerName = name
+		hello = &h
+	}
+	return s.cfg.GetCertificate(hello)
+}
+
+// staticSource serves one certificate made in memory.
+type staticSource struct{ cert *tls.Certificate }
+
+func (s *staticSource) Certificate(*tls.ClientHelloInfo, string) (*tls.Certificate, error) {
+	return s.cert, nil
+}

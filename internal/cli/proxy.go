@@ -1,0 +1,147 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tlsgate/tlsgate/internal/config"
+	"github.com/tlsgate/tlsgate/internal/server"
+)
+
+// proxyFlags are the options of the quick mode.
+type proxyFlags struct {
+	to        []string
+	from      []string
+	tls       string
+	dataDir   dataDirFlag
+	httpPort  int
+	httpsPort int
+	logs      logFlags
+}
+
+func newProxyCmd(e *env) *cobra.Command {
+	var pf proxyFlags
+	cmd := &cobra.Command{
+		Use:   "proxy --to URL [--from HOST[:PORT]]... [--tls MODE]",
+		Short: "Put HTTPS in front of one app, no config file needed",
+		Long: `Quick mode: serve https://HOST:PORT/ and forward every request to the app at
+--to, with the X-Forwarded-* and Forwarded headers apps need. Local names
+(localhost, *.test, IP addresses, ...) get a certificate from tlsgate's local CA,
+which is created on first use; the command prints its path and a curl line that
+trusts it.
+
+Without root the ports are 8443 (HTTPS) and 8080 (HTTP, redirects to HTTPS);
+as root 443 and 80. --http-port 0 turns plain HTTP off.`,
+		Example: `  # FastAPI on Uvicorn (start it with --proxy-headers):
+  uvicorn main:app --port 8000 --proxy-headers &
+  tlsgate proxy --to http://127.0.0.1:8000
+
+  # Two names, other ports, a unix-socket upstream:
+  tlsgate proxy --to unix:/run/app.sock --from localhost --from app.test --https-port 9443`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := pf.config()
+			if err != nil {
+				return usage(err)
+			}
+			if err := cfg.Validate(); err != nil {
+				return usage(err)
+			}
+			logger, err := pf.logs.logger(e.stderr)
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), server.Options{
+				Load:    func() (*config.Config, error) { return cfg, nil },
+				Version: version(),
+				Logger:  logger,
+			}, func(s *server.Server) { pf.printReady(e, cfg, s) })
+		},
+	}
+	root := os.Geteuid() == 0
+	defHTTPS, defHTTP := 8443, 8080
+	if root {
+		defHTTPS, defHTTP = 443, 80
+	}
+	fs := cmd.Flags()
+	fs.StringArrayVar(&pf.to, "to", nil, "the app's address: http://HOST:PORT or unix:/path.sock (repeat for round robin)")
+	fs.StringArrayVar(&pf.from, "from", []string{"localhost"}, "name to serve, optionally with the HTTPS port (repeatable)")
+	fs.StringVar(&pf.tls, "tls", "", "certificate source: local, adhoc or acme (default: local for local names, else acme)")
+	fs.IntVar(&pf.httpsPort, "https-port", defHTTPS, "HTTPS port")
+	fs.IntVar(&pf.httpPort, "http-port", defHTTP, "plain HTTP port that redirects to HTTPS; 0 turns it off")
+	pf.dataDir.register(fs)
+	pf.logs.register(fs)
+	_ = cmd.MarkFlagRequired("to")
+	return cmd
+}
+
+// config builds the config the quick mode serves.
+func (pf *proxyFlags) config() (*config.Config, error) {
+	httpsPort := pf.httpsPort
+	var hosts []string
+	for _, f := range pf.from {
+		host, port, err := net.SplitHostPort(f)
+		if err != nil {
+			host = f
+		} else {
+			n, err := strconv.Atoi(port)
+			if err != nil || n <= 0 || n > 65535 {
+				return nil, fmt.Errorf("--from %s: the port must be a number from 1 to 65535", f)
+			}
+			httpsPort = n
+		}
+		hosts = append(hosts, strings.ToLower(strings.Trim(host, "[]")))
+	}
+	if len(pf.to) == 0 {
+		return nil, errors.New("--to is required: the address of your app, e.g. --to http://127.0.0.1:8000")
+	}
+	httpsAddr := ":" + strconv.Itoa(httpsPort)
+	httpAddr := ""
+	if pf.httpPort > 0 {
+		httpAddr = ":" + strconv.Itoa(pf.httpPort)
+	}
+	off := ""
+	site := config.Site{Hosts: hosts, Routes: []config.Route{{Path: "/", To: pf.to}}}
+	if pf.tls != "" {
+		site.TLS = &config.TLS{Mode: pf.tls}
+	}
+	return &config.Config{
+		DataDir: pf.dataDir.path(),
+		Listen:  config.Listen{HTTP: &httpAddr, HTTPS: &httpsAddr},
+		Admin:   &off,
+		Sites:   []config.Site{site},
+	}, nil
+}
+
+// printReady tells the user where to go next, once the listeners are bound.
+func (pf *proxyFlags) printReady(e *env, cfg *config.Config, s *server.Server) {
+	port := 443
+	if a, ok := s.Addr("https").(*net.TCPAddr); ok {
+		port = a.Port
+	}
+	host := cfg.Sites[0].Hosts[0]
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	url := "https://" + host + "/"
+	if port != 443 {
+		url = fmt.Sprintf("https://%s:%d/", host, port)
+	}
+	w := e.stdout
+	fmt.Fprintf(w, "Serving %s -> %s\n", url, strings.Join(pf.to, ", "))
+	if mode := cfg.Sites[0].TLS; mode == nil && config.DefaultTLSMode(cfg.Sites[0].Hosts) == config.TLSLocal || mode != nil && mode.Mode == config.TLSLocal {
+		root := s.LocalRootPath()
+		fmt.Fprintf(w, "Certificates come from tlsgate's local CA; its root certificate is\n  %s\n", root)
+		fmt.Fprintf(w, "Try it:\n  curl --cacert %s %s\n", root, url)
+	}
+	if a := s.Addr("http"); a != nil {
+		fmt.Fprintf(w, "Plain HTTP on %s redirects to HTTPS.\n", a)
+	}
+	fmt.Fprintln(w, "Press Ctrl+C to stop.")
+}

@@ -1,0 +1,110 @@
+// Package cli is tlsgate's command line: one file per command group. It
+// parses flags, wires the internal packages together, prints results and
+// picks exit codes; the work itself lives in the other packages.
+//
+// Start at Run.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes, as INTERFACE.md promises.
+const (
+	exitOK      = 0
+	exitFailure = 1 // runtime failure
+	exitUsage   = 2 // usage or configuration error
+)
+
+// usageError marks an error as the user's input being wrong (exit 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usage(err error) error {
+	if err == nil {
+		return nil
+	}
+	return usageError{err}
+}
+
+// env is what every command may use besides its flags.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+// Run runs the tlsgate command line with args (without the program name)
+// and returns the process exit code.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	root := newRootCmd(e)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "tlsgate: %v\n", err)
+	var ue usageError
+	if errors.As(err, &ue) || isFlagError(err) {
+		return exitUsage
+	}
+	return exitFailure
+}
+
+func newRootCmd(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "tlsgate",
+		Short: "HTTPS in front of your web apps: certificates, TLS and proxying in one program",
+		Long: `tlsgate terminates TLS for your web apps (FastAPI, Flask, uwsgi, anything that
+speaks HTTP), gets and renews their certificates, and forwards plain HTTP to them
+with the headers they need to know they are behind HTTPS.`,
+		Example: `  # HTTPS for an app on port 8000, right now, with a local CA:
+  tlsgate proxy --to http://127.0.0.1:8000
+
+  # Serve everything in a config file:
+  tlsgate run -c tlsgate.yaml
+
+  # Check a config file without serving:
+  tlsgate validate -c tlsgate.yaml`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usage(fmt.Errorf("%w\nSee '%s --help'.", err, c.CommandPath()))
+	})
+	root.AddCommand(
+		newRunCmd(e),
+		newProxyCmd(e),
+		newValidateCmd(e),
+		newReloadCmd(e),
+		newCACmd(e),
+		newVersionCmd(e),
+	)
+	return root
+}
+
+// isFlagError recognises cobra's own argument errors (unknown command,
+// wrong number of arguments, missing required flag), which do not pass
+// through the flag error func.
+func isFlagError(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "accepts ", "requires at least", "unknown flag", "unknown shorthand", "required flag"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,219 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/tlsgate/tlsgate/internal/certs"
+	"github.com/tlsgate/tlsgate/internal/config"
+	"github.com/tlsgate/tlsgate/internal/edge"
+	"github.com/tlsgate/tlsgate/internal/proxy"
+	"github.com/tlsgate/tlsgate/internal/route"
+)
+
+// compile builds a Runtime from cfg (defaults already applied). It asks the
+// certificate manager for every site's certificate, so a Runtime that
+// compiles can serve at once.
+func (s *Server) compile(ctx context.Context, cfg *config.Config) (*Runtime, error) {
+	trusted, err := parsePrefixes(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	tlsSites := make([]certs.SiteTLS, len(cfg.Sites))
+	for i, sc := range cfg.Sites {
+		tlsSites[i] = siteTLS(sc)
+	}
+	sources, err := s.certs.Apply(ctx, tlsSites)
+	if err != nil {
+		return nil, withSitePositions(cfg, err)
+	}
+
+	rt := &Runtime{cfg: cfg, byIP: make(map[netip.Addr]*site)}
+	byHost := make(map[string]*site)
+	for i, sc := range cfg.Sites {
+		handler, err := s.compileRoutes(cfg, i, trusted)
+		if err != nil {
+			return nil, err
+		}
+		st := &site{hosts: sc.Hosts, handler: handler, source: sources[i], defaultName: firstPlainHost(sc.Hosts)}
+		st.tls = s.siteTLSConfig(st)
+		rt.sites = append(rt.sites, st)
+		for _, h := range sc.Hosts {
+			byHost[h] = st
+			if ip, err := netip.ParseAddr(h); err == nil {
+				rt.byIP[ip.Unmap()] = st
+			}
+		}
+	}
+	rt.hosts = route.NewHosts(byHost)
+	switch {
+	case cfg.DefaultSNI != "":
+		rt.fallback, _ = rt.hosts.Match(cfg.DefaultSNI)
+	case len(rt.sites) == 1:
+		rt.fallback = rt.sites[0]
+	}
+	rt.noCert = s.baseTLSConfig()
+	rt.redirect = s.redirectHandler(cfg, rt.hosts)
+	return rt, nil
+}
+
+func siteTLS(sc config.Site) certs.SiteTLS {
+	st := certs.SiteTLS{Hosts: sc.Hosts, Mode: config.DefaultTLSMode(sc.Hosts)}
+	if sc.TLS != nil {
+		st.Mode = sc.TLS.Mode
+		st.CertFile, st.KeyFile, st.KeyPassphraseFile = sc.TLS.CertFile, sc.TLS.KeyFile, sc.TLS.KeyPassphraseFile
+	}
+	return st
+}
+
+// compileRoutes builds site i's handler: its routes behind its edge policy.
+func (s *Server) compileRoutes(cfg *config.Config, i int, trusted []netip.Prefix) (http.Handler, error) {
+	sc := cfg.Sites[i]
+	routes := make([]route.Route, 0, len(sc.Routes))
+	for j, rc := range sc.Routes {
+		h, err := s.compileAction(rc, trusted)
+		if err != nil {
+			at := fmt.Sprintf("sites[%d].routes[%d]", i, j)
+			return nil, fmt.Errorf("%s: %s: %w", cfg.Position(at), at, err)
+		}
+		routes = append(routes, route.Route{Prefix: rc.Path, Handler: h})
+	}
+	var h http.Handler = route.NewPaths(routes)
+	if sc.HSTS != nil {
+		h = edge.HSTS(h, time.Duration(sc.HSTS.MaxAge), sc.HSTS.IncludeSubdomains, sc.HSTS.Preload)
+	}
+	return h, nil
+}
+
+func (s *Server) compileAction(rc config.Route, trusted []netip.Prefix) (http.Handler, error) {
+	switch {
+	case rc.Respond != nil:
+		return route.Respond(rc.Respond.Status, rc.Respond.Body, rc.Respond.Headers), nil
+	case rc.Static != nil:
+		return route.Static(rc.Static.Root, rc.Static.Browse, rc.Static.Index)
+	default:
+		strip := ""
+		if rc.StripPrefix {
+			strip = strings.TrimSuffix(rc.Path, "/")
+		}
+		return proxy.New(proxy.Options{
+			Upstreams:      rc.To,
+			LB:             rc.LB,
+			Timeout:        time.Duration(rc.Timeout),
+			DialTimeout:    time.Duration(rc.DialTimeout),
+			StripPrefix:    strip,
+			TrustedProxies: trusted,
+			Transport:      s.transport,
+			Logger:         s.logger.With("component", "proxy", "route", rc.Path),
+		})
+	}
+}
+
+// baseTLSConfig is the TLS policy every site starts from: TLS 1.2 and 1.3
+// only, AEAD cipher suites with forward secrecy, HTTP/2 and HTTP/1.1.
+func (s *Server) baseTLSConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		CipherSuites: []uint16{
+			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+			tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+		},
+		NextProtos: []string{"h2", "http/1.1"},
+	}
+}
+
+func (s *Server) siteTLSConfig(st *site) *tls.Config {
+	c := s.baseTLSConfig()
+	c.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		return st.source.Certificate(hello, st.certificateName(hello))
+	}
+	return c
+}
+
+// redirectHandler answers the plain-HTTP listener: 308 to https for the
+// hosts of our sites, 404 for other names.
+func (s *Server) redirectHandler(cfg *config.Config, hosts *route.Hosts[*site]) http.Handler {
+	redirect := edge.RedirectHTTPS(portOf(*cfg.Listen.HTTPS, 443))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := hosts.Match(r.Host); !ok {
+			http.Error(w, "404 Not Found: this server has no site for that name", http.StatusNotFound)
+			return
+		}
+		redirect.ServeHTTP(w, r)
+	})
+}
+
+func parsePrefixes(list []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(list))
+	for _, s := range list {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("trusted_proxies: %q is not an IP address or CIDR", s)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
+}
+
+// firstPlainHost is the first host that is not a wildcard, else the first.
+func firstPlainHost(hosts []string) string {
+	for _, h := range hosts {
+		if !strings.HasPrefix(h, "*.") {
+			return h
+		}
+	}
+	return hosts[0]
+}
+
+// portOf returns the port of a listen address, or def when it has none.
+func portOf(addr string, def int) int {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return def
+	}
+	var n int
+	if _, err := fmt.Sscanf(p, "%d", &n); err != nil || n == 0 {
+		return def
+	}
+	return n
+}
+
+// withSitePositions prefixes each certs.SiteError with where that site's tls
+// setting was written, so the user can find it.
+func withSitePositions(cfg *config.Config, err error) error {
+	var errs []error
+	for _, e := range unjoin(err) {
+		var se *certs.SiteError
+		if errors.As(e, &se) {
+			at := fmt.Sprintf("sites[%d].tls", se.Site)
+			if cfg.Position(at).Line == 0 {
+				at = fmt.Sprintf("sites[%d].hosts", se.Site)
+			}
+			e = fmt.Errorf("%s: %s: %w", cfg.Position(at), at, se.Err)
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}

@@ -1,0 +1,61 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+)
+
+// listen opens a listener for one role ("https", "http", "admin") and turns
+// the errors new users hit into what to do about them.
+func listen(role, addr string) (net.Listener, error) {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		return listenUnix(role, path)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln, nil
+	}
+	key := "listen." + role
+	if role == "admin" {
+		key = "admin"
+	}
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return nil, fmt.Errorf("%s address %s is already in use by another program (another tlsgate, nginx, a dev server?); stop it or set %s to a free address", role, addr, key)
+	case errors.Is(err, syscall.EACCES):
+		return nil, fmt.Errorf("no permission to listen on %s: ports below 1024 need root or the capability: sudo setcap cap_net_bind_service=+ep $(command -v tlsgate); or use a high port (%s: \":8443\", or --https-port/--http-port with tlsgate proxy)", addr, key)
+	default:
+		return nil, fmt.Errorf("listen %s on %s: %w", role, addr, err)
+	}
+}
+
+// listenUnix listens on a unix socket readable and writable by the owner
+// only, replacing a stale socket file left by a previous run.
+func listenUnix(role, path string) (net.Listener, error) {
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode().Type() != fs.ModeSocket {
+			return nil, fmt.Errorf("%s socket %s: a file that is not a socket is in the way; remove it or choose another path", role, path)
+		}
+		if c, err := net.Dial("unix", path); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("%s socket %s is in use by a running program (another tlsgate?); stop it or choose another path", role, path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("remove stale socket %s: %w", path, err)
+		}
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s on unix socket %s: %w", role, path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("restrict %s socket %s: %w", role, path, err)
+	}
+	return ln, nil
+}

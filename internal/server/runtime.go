@@ -1,0 +1,112 @@
+package server
+
+import (
+	"crypto/tls"
+	"net"
+	"net/http"
+	"net/netip"
+
+	"github.com/tlsgate/tlsgate/internal/certs"
+	"github.com/tlsgate/tlsgate/internal/config"
+	"github.com/tlsgate/tlsgate/internal/route"
+)
+
+// Runtime is one compiled config: immutable once built. The Server swaps a
+// pointer to it on reload; requests and handshakes keep the Runtime they
+// started with.
+type Runtime struct {
+	cfg   *config.Config // with defaults filled in
+	sites []*site
+	hosts *route.Hosts[*site]
+	// byIP finds the site that lists an address, for clients without SNI.
+	byIP map[netip.Addr]*site
+	// fallback is the site for clients that send no SNI and reach an
+	// address no site lists: default_sni's site, or the only site.
+	fallback *site
+	// noCert answers an SNI name no site serves: with no certificate to
+	// offer, crypto/tls sends the unrecognized_name alert.
+	noCert *tls.Config
+	// redirect is the plain-HTTP handler.
+	redirect http.Handler
+}
+
+// site is one compiled site.
+type site struct {
+	hosts   []string
+	handler http.Handler
+	tls     *tls.Config
+	source  certs.Source
+	// defaultName is the name whose certificate clients without SNI get.
+	defaultName string
+}
+
+// siteForHello picks the site whose certificate answers a ClientHello.
+func (rt *Runtime) siteForHello(hello *tls.ClientHelloInfo) *site {
+	if hello.ServerName != "" {
+		s, _ := rt.hosts.Match(hello.ServerName)
+		return s
+	}
+	return rt.siteForLocalAddr(hello.Conn.LocalAddr())
+}
+
+// siteForLocalAddr applies the no-SNI rule: the site listing the address
+// the client connected to, else default_sni's site, else the only site.
+func (rt *Runtime) siteForLocalAddr(addr net.Addr) *site {
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		if ip, ok := netip.AddrFromSlice(ta.IP); ok {
+			if s := rt.byIP[ip.Unmap()]; s != nil {
+				return s
+			}
+		}
+	}
+	return rt.fallback
+}
+
+// certificateName is the name a site's certificate must cover for hello.
+func (s *site) certificateName(hello *tls.ClientHelloInfo) string {
+	if hello.ServerName != "" {
+		return hello.ServerName
+	}
+	if ta, ok := hello.Conn.LocalAddr().(*net.TCPAddr); ok {
+		ip := ta.IP.String()
+		for _, h := range s.hosts {
+			if h == ip {
+				return ip
+			}
+		}
+	}
+	return s.defaultName
+}
+
+// ServeHTTP routes an HTTPS request to its site by Host. A request whose Host
+// belongs to a different site than the one its TLS connection was made for
+// gets 421, so a certificate (and later, client authentication) chosen for one
+// site is never used to reach another. A Host no site serves goes to the
+// connection's site, as nginx's default server does.
+func (rt *Runtime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	conn := rt.connSite(r)
+	s, ok := rt.hosts.Match(r.Host)
+	switch {
+	case !ok && conn == nil:
+		http.Error(w, "421 Misdirected Request: this server has no site for that name", http.StatusMisdirectedRequest)
+		return
+	case !ok:
+		s = conn
+	case conn != nil && s != conn:
+		http.Error(w, "421 Misdirected Request: open a new connection for this host name", http.StatusMisdirectedRequest)
+		return
+	}
+	s.handler.ServeHTTP(w, r)
+}
+
+func (rt *Runtime) connSite(r *http.Request) *site {
+	if r.TLS == nil {
+		return nil
+	}
+	if r.TLS.ServerName != "" {
+		s, _ := rt.hosts.Match(r.TLS.ServerName)
+		return s
+	}
+	addr, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	return rt.siteForLocalAddr(addr)
+}

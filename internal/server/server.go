@@ -1,0 +1,244 @@
+// Package server is the running tlsgate instance: it compiles a config into
+// a Runtime, binds the listeners, swaps the Runtime atomically on reload and
+// drains requests on shutdown.
+//
+// Start at New, then Run.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tlsgate/tlsgate/internal/admin"
+	"github.com/tlsgate/tlsgate/internal/certs"
+	"github.com/tlsgate/tlsgate/internal/config"
+	"github.com/tlsgate/tlsgate/internal/proxy"
+)
+
+// ConfigError is a config that loaded but could not be put in service: a
+// certificate file that does not load, an upstream that does not parse.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// Options configure a Server.
+type Options struct {
+	// Load reads the config, validated, without defaults applied. It is
+	// called at start and on every reload. Required.
+	Load func() (*config.Config, error)
+
+	// Version is reported by the admin API's /status.
+	Version string
+
+	// Logger receives everything the instance logs. Nil discards.
+	Logger *slog.Logger
+
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is one running instance. Its methods are safe for concurrent use.
+type Server struct {
+	opts      Options
+	logger    *slog.Logger
+	certs     *certs.Manager
+	transport *proxy.Transport
+	started   time.Time
+
+	// rt is the compiled config in service. Only reload replaces it,
+	// holding reloadMu; requests and handshakes load it once and keep it.
+	rt atomic.Pointer[Runtime]
+
+	https, http, admin *http.Server
+
+	// reloadMu serialises reloads and guards bound.
+	reloadMu sync.Mutex
+	bound    map[string]*boundListener // by role: https, http, admin
+
+	// serveErr carries a listener's unexpected failure to Run.
+	serveErr chan error
+	serving  sync.WaitGroup
+}
+
+type boundListener struct {
+	addr    string
+	ln      net.Listener
+	closing atomic.Bool
+}
+
+// New loads and compiles the config and binds its listeners; it does not
+// serve yet. Errors say what is wrong and what to do.
+func New(ctx context.Context, opts Options) (*Server, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	cfg, err := opts.Load()
+	if err != nil {
+		return nil, err
+	}
+	cfg = cfg.WithDefaults()
+
+	mgr, err := certs.New(certs.Options{DataDir: cfg.DataDir, Logger: logger.With("component", "certs")})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		opts:      opts,
+		logger:    logger,
+		certs:     mgr,
+		transport: proxy.NewTransport(),
+		started:   opts.Now(),
+		bound:     make(map[string]*boundListener),
+		serveErr:  make(chan error, 3),
+	}
+	rt, err := s.compile(ctx, cfg)
+	if err != nil {
+		mgr.Stop()
+		return nil, &ConfigError{Err: err}
+	}
+	s.rt.Store(rt)
+	s.newHTTPServers(cfg)
+	if err := s.bindLocked(cfg); err != nil {
+		s.closeListeners()
+		mgr.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) newHTTPServers(cfg *config.Config) {
+	errorLog := slog.NewLogLogger(s.logger.With("component", "http").Handler(), slog.LevelDebug)
+	limits := cfg.Limits
+	s.https = &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.rt.Load().ServeHTTP(w, r)
+		}),
+		TLSConfig: &tls.Config{
+			MinVersion:         tls.VersionTLS12,
+			NextProtos:         []string{"h2", "http/1.1"},
+			GetConfigForClient: s.configForClient,
+		},
+		MaxHeaderBytes:    int(limits.MaxHeaderBytes),
+		ReadHeaderTimeout: time.Duration(limits.ReadHeaderTimeout),
+		IdleTimeout:       time.Duration(limits.IdleTimeout),
+		// TLS handshake errors (scanners, clients that reject our
+		// certificate) are routine: debug level.
+		ErrorLog: errorLog,
+	}
+	s.http = &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.rt.Load().redirect.ServeHTTP(w, r)
+		}),
+		MaxHeaderBytes:    int(limits.MaxHeaderBytes),
+		ReadHeaderTimeout: time.Duration(limits.ReadHeaderTimeout),
+		IdleTimeout:       time.Duration(limits.IdleTimeout),
+		ErrorLog:          errorLog,
+	}
+	s.admin = &http.Server{
+		Handler:           admin.Handler(s),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          errorLog,
+	}
+}
+
+// configForClient picks the TLS policy for a handshake from the Runtime in
+// service: the site's, or one with no certificate (unrecognized_name).
+func (s *Server) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+	rt := s.rt.Load()
+	if st := rt.siteForHello(hello); st != nil {
+		return st.tls, nil
+	}
+	s.logger.Debug("no site for TLS server name", "server_name", hello.ServerName, "remote", hello.Conn.RemoteAddr().String())
+	return rt.noCert, nil
+}
+
+// Run serves until ctx is done, then stops gracefully: listeners close,
+// in-flight requests get shutdown_timeout to finish. A reload is requested by
+// a value on reload (SIGHUP). Run returns nil after a clean stop.
+func (s *Server) Run(ctx context.Context, reload <-chan struct{}) error {
+	s.logServing()
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-reload:
+			if err := s.Reload(ctx); err != nil {
+				s.logger.Error("reload failed; the previous config keeps serving", "error", err)
+			}
+		case err := <-s.serveErr:
+			runErr = err
+			break loop
+		}
+	}
+	return errors.Join(runErr, s.shutdown())
+}
+
+func (s *Server) shutdown() error {
+	timeout := time.Duration(s.rt.Load().cfg.ShutdownTimeout)
+	s.logger.Info("shutting down: no new connections; waiting for requests in flight", "timeout", timeout.String())
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	s.reloadMu.Lock()
+	for _, b := range s.bound {
+		b.closing.Store(true)
+	}
+	s.reloadMu.Unlock()
+
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i, srv := range []*http.Server{s.https, s.http, s.admin} {
+		wg.Go(func() { errs[i] = srv.Shutdown(ctx) })
+	}
+	wg.Wait()
+	s.serving.Wait()
+	s.transport.CloseIdleConnections()
+	s.certs.Stop()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("requests still in flight after %s were cut off: %w", timeout, err)
+	}
+	s.logger.Info("stopped")
+	return nil
+}
+
+// Reload loads, validates and compiles the config again and swaps it in.
+// On any error the Runtime in service stays, and the error says why.
+func (s *Server) Reload(ctx context.Context) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	cfg, err := s.opts.Load()
+	if err != nil {
+		return err
+	}
+	cfg = cfg.WithDefaults()
+	old := s.rt.Load()
+	if cfg.DataDir != old.cfg.DataDir {
+		return fmt.Errorf("data_dir changed from %s to %s: that needs a restart", old.cfg.DataDir, cfg.DataDir)
+	}
+	rt, err := s.compile(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	// Bind new addresses before the new Runtime serves, so a failed bind
+	// leaves everything as it was.
+	if err := s.bindLocked(cfg); err != nil {
+		return err
+	}
+	s.rt.Store(rt)
+	s.logger.Info("config reloaded", "sites", len(rt.sites))
+	return nil
+}
