@@ -1,0 +1,143 @@
+package pki
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strings"
+
+	"golang.org/x/net/idna"
+)
+
+// sans are subject alternative names sorted by kind.
+type sans struct {
+	DNS    []string
+	IPs    []net.IP
+	Emails []string
+	URIs   []*url.URL
+}
+
+func (s sans) empty() bool {
+	return len(s.DNS)+len(s.IPs)+len(s.Emails)+len(s.URIs) == 0
+}
+
+// strings lists the names in the form users typed them.
+func (s sans) strings() []string {
+	return sanStrings(s.DNS, s.IPs, s.Emails, s.URIs)
+}
+
+func sanStrings(dns []string, ips []net.IP, emails []string, uris []*url.URL) []string {
+	out := make([]string, 0, len(dns)+len(ips)+len(emails)+len(uris))
+	out = append(out, dns...)
+	for _, ip := range ips {
+		out = append(out, ip.String())
+	}
+	out = append(out, emails...)
+	for _, u := range uris {
+		out = append(out, u.String())
+	}
+	return out
+}
+
+// ParseNames sorts names into subject alternative names: an IP address
+// (v4 or v6, brackets allowed), a URI (has "://" or starts with "urn:"), an
+// e-mail address (has "@"), else a DNS name (lower-cased, trailing dot
+// dropped, internationalized names converted to their xn-- form, "*." only as
+// the whole first label). It returns the normalized names in input order and
+// refuses anything else, such as "localhost:8443" or names with spaces.
+func ParseNames(names []string) ([]string, error) {
+	s, err := parseNames(names)
+	if err != nil {
+		return nil, err
+	}
+	return s.strings(), nil
+}
+
+func parseNames(names []string) (sans, error) {
+	var s sans
+	var errs []error
+	for _, raw := range names {
+		if err := s.add(strings.TrimSpace(raw)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return s, errors.Join(errs...)
+}
+
+func (s *sans) add(name string) error {
+	if name == "" {
+		return errors.New("empty name")
+	}
+	if ip, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(name, "["), "]")); err == nil {
+		if ip.Zone() != "" {
+			return fmt.Errorf("%q: an IP address with a zone cannot go in a certificate", name)
+		}
+		s.IPs = append(s.IPs, net.IP(ip.AsSlice()))
+		return nil
+	}
+	lower := strings.ToLower(name)
+	if strings.Contains(name, "://") || strings.HasPrefix(lower, "urn:") {
+		u, err := url.Parse(name)
+		if err != nil || u.Scheme == "" {
+			return fmt.Errorf("%q is not a valid URI", name)
+		}
+		s.URIs = append(s.URIs, u)
+		return nil
+	}
+	if strings.Contains(name, "@") {
+		local, domain, _ := strings.Cut(name, "@")
+		if local == "" || domain == "" || strings.ContainsAny(domain, "@ ") {
+			return fmt.Errorf("%q is not a valid e-mail address", name)
+		}
+		s.Emails = append(s.Emails, name)
+		return nil
+	}
+	dns, err := normalizeDNSName(name)
+	if err != nil {
+		return err
+	}
+	s.DNS = append(s.DNS, dns)
+	return nil
+}
+
+func normalizeDNSName(name string) (string, error) {
+	if _, _, err := net.SplitHostPort(name); err == nil {
+		return "", fmt.Errorf("%q looks like host:port; give the name without the port", name)
+	}
+	n := strings.TrimSuffix(strings.ToLower(name), ".")
+	wildcard := strings.HasPrefix(n, "*.")
+	rest := strings.TrimPrefix(n, "*.")
+	ascii, err := idna.ToASCII(rest)
+	if err != nil {
+		return "", fmt.Errorf("%q is not a valid DNS name: %w", name, err)
+	}
+	if ascii == "" || len(ascii) > 253 {
+		return "", fmt.Errorf("%q is not a valid DNS name", name)
+	}
+	for _, label := range strings.Split(ascii, ".") {
+		if !validLabel(label) {
+			return "", fmt.Errorf("%q is not a valid DNS name (bad label %q)", name, label)
+		}
+	}
+	if wildcard {
+		return "*." + ascii, nil
+	}
+	return ascii, nil
+}
+
+// validLabel accepts letters, digits, '-' and '_' (seen in internal names),
+// not starting or ending with '-'.
+func validLabel(l string) bool {
+	if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+		return false
+	}
+	for _, c := range []byte(l) {
+		ok := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
