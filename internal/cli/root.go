@@ -83,7 +83,7 @@ with the headers they need to know they are behind HTTPS.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usage(fmt.Errorf("%w\nSee '%s --help'.", err, c.CommandPath()))
+		return usage(fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
 	})
 	root.AddCommand(
 		newRunCmd(e),

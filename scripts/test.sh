@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every test of tlsgate: installs what the tests need (Debian packages
+# when run as root, Go tools through the module proxy), then vet, staticcheck
+# and the whole Go test suite with the race detector, integration tests
+# included (they start real curl, openssl, Flask and Uvicorn peers).
+#
+#   ./scripts/test.sh            everything
+#   ./scripts/test.sh -short     skip the slow integration tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the tests start as real peers.
+packages=(ca-certificates curl openssl python3 python3-flask python3-fastapi python3-uvicorn)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "missing Debian packages; install them with:" >&2
+    echo "  sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+export PATH="$(go env GOPATH)/bin:$PATH"
+if ! command -v staticcheck >/dev/null; then
+  echo "installing staticcheck"
+  go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+fi
+
+echo "== go vet"
+go vet ./...
+echo "== staticcheck"
+staticcheck ./...
+echo "== go test"
+go test -race -count=1 -timeout 15m "$@" ./...
