@@ -1,0 +1,231 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// reloadConfig is a one-site config answering body; broken adds an unknown key.
+func reloadConfig(body string, broken bool) string {
+	cfg := header + `
+sites:
+  - hosts: [a.test]
+    tls: local
+    routes:
+      - path: /
+        respond: {status: 200, body: "` + body + `"}
+`
+	if broken {
+		cfg += "bogus_key: 1\n"
+	}
+	return cfg
+}
+
+// loadLoop keeps requests going from several keep-alive clients and counts
+// answers until stopped.
+type loadLoop struct {
+	total, failed atomic.Int64
+	mu            sync.Mutex
+	bodies        map[string]int // guarded by mu
+	errs          []string       // guarded by mu; the first few failures
+	stop          chan struct{}
+	wg            sync.WaitGroup
+}
+
+func startLoad(t *testing.T, inst *instance, workers int, allowed ...string) *loadLoop {
+	t.Helper()
+	l := &loadLoop{bodies: map[string]int{}, stop: make(chan struct{})}
+	ok := map[string]bool{}
+	for _, a := range allowed {
+		ok[a] = true
+	}
+	pool := inst.rootPool(t)
+	for i := 0; i < workers; i++ {
+		c := inst.client(t, pool, i%2 == 0)
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for n := 0; n < 100000; n++ {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				resp, err := c.Get(inst.url("a.test", "/"))
+				var body []byte
+				if err == nil {
+					body, err = io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if err == nil && (resp.StatusCode != 200 || !ok[string(body)]) {
+						err = fmt.Errorf("status %d body %q", resp.StatusCode, body)
+					}
+				}
+				l.total.Add(1)
+				l.mu.Lock()
+				if err != nil {
+					l.failed.Add(1)
+					if len(l.errs) < 5 {
+						l.errs = append(l.errs, err.Error())
+					}
+				} else {
+					l.bodies[string(body)]++
+				}
+				l.mu.Unlock()
+			}
+		}()
+	}
+	t.Cleanup(l.halt)
+	return l
+}
+
+func (l *loadLoop) halt() {
+	select {
+	case <-l.stop:
+	default:
+		close(l.stop)
+	}
+	l.wg.Wait()
+}
+
+func (l *loadLoop) count(body string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.bodies[body]
+}
+
+// waitFor waits until cond holds, failing after d.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestReload(t *testing.T) {
+	t.Parallel()
+	inst := startTLSGate(t, reloadConfig("v1", false))
+	c := inst.client(t, inst.rootPool(t), true)
+	serves := func(t *testing.T, want string) {
+		t.Helper()
+		eventually(t, 10*time.Second, "serving "+want, func() error {
+			status, body := get(t, c, inst.url("a.test", "/"))
+			if status != 200 || body != want {
+				return fmt.Errorf("got %d %q; want 200 %q", status, body, want)
+			}
+			return nil
+		})
+	}
+
+	t.Run("SIGHUP under load drops nothing", func(t *testing.T) {
+		load := startLoad(t, inst, 4, "v1", "v2")
+		waitFor(t, 10*time.Second, "100 requests before reload", func() bool { return load.total.Load() >= 100 })
+		inst.writeConfig(t, reloadConfig("v2", false))
+		inst.signal(t, syscall.SIGHUP)
+		waitFor(t, 10*time.Second, "the new body after SIGHUP", func() bool { return load.count("v2") > 0 })
+		after := load.total.Load()
+		waitFor(t, 10*time.Second, "200 requests after reload", func() bool { return load.total.Load() >= after+200 })
+		load.halt()
+		if n := load.failed.Load(); n != 0 {
+			t.Errorf("%d of %d requests failed across the reload; first: %q", n, load.total.Load(), load.errs)
+		}
+		t.Logf("requests: %d; bodies %v", load.total.Load(), load.bodies)
+	})
+
+	t.Run("broken config on SIGHUP keeps the old one", func(t *testing.T) {
+		inst.writeConfig(t, reloadConfig("never", true))
+		inst.signal(t, syscall.SIGHUP)
+		if !inst.waitLog(t, "bogus_key", 10*time.Second) {
+			t.Errorf("no log line names the bad key bogus_key after SIGHUP with a broken config")
+		}
+		if inst.exited() {
+			t.Fatalf("tlsgate exited after a broken reload: %v", inst.err)
+		}
+		serves(t, "v2")
+	})
+
+	t.Run("admin POST /reload", func(t *testing.T) {
+		inst.writeConfig(t, reloadConfig("v3", false))
+		status, body := adminCall(t, inst, "POST", "/reload")
+		if status != 200 {
+			t.Errorf("POST /reload with a good config: %d %s; want 200", status, body)
+		}
+		serves(t, "v3")
+
+		inst.writeConfig(t, reloadConfig("never", true))
+		status, body = adminCall(t, inst, "POST", "/reload")
+		if status != 400 || !strings.Contains(body, "bogus_key") {
+			t.Errorf("POST /reload with a broken config: %d %q; want 400 naming bogus_key", status, body)
+		}
+		serves(t, "v3")
+	})
+
+	t.Run("tlsgate reload -c", func(t *testing.T) {
+		inst.writeConfig(t, reloadConfig("v4", false))
+		if r := tlsgate(t, inst.Dir, "reload", "-c", inst.ConfigPath); r.Code != 0 {
+			t.Errorf("tlsgate reload: %s", r)
+		}
+		serves(t, "v4")
+
+		inst.writeConfig(t, reloadConfig("never", true))
+		if r := tlsgate(t, inst.Dir, "reload", "-c", inst.ConfigPath); r.Code == 0 {
+			t.Errorf("tlsgate reload with a broken config exited 0; want non-zero\n%s", r)
+		}
+		serves(t, "v4")
+		inst.writeConfig(t, reloadConfig("v4", false))
+	})
+
+	t.Run("GET /status", func(t *testing.T) {
+		status, body := adminCall(t, inst, "GET", "/status")
+		if status != 200 {
+			t.Fatalf("GET /status: %d %s", status, body)
+		}
+		var st map[string]any
+		if err := json.Unmarshal([]byte(body), &st); err != nil {
+			t.Fatalf("GET /status is not a JSON object: %v\n%s", err, body)
+		}
+		for _, k := range []string{"version", "uptime", "sites", "listeners"} {
+			if _, ok := st[k]; !ok {
+				t.Errorf("GET /status has no %q key: %s", k, body)
+			}
+		}
+		if !strings.Contains(body, jsonString(inst.ConfigPath)) {
+			t.Errorf("GET /status does not name the config file %s: %s", inst.ConfigPath, body)
+		}
+		for _, want := range []string{"a.test", inst.HTTPS} {
+			if !strings.Contains(body, want) {
+				t.Errorf("GET /status does not mention %s: %s", want, body)
+			}
+		}
+	})
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return strings.Trim(string(b), `"`)
+}
+
+// adminCall calls the admin API and returns status and body.
+func adminCall(t *testing.T, inst *instance, method, path string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, "http://"+inst.Admin+path, nil)
+	c := &http.Client{Timeout: 30 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
