@@ -106,6 +106,13 @@ func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 	n := len(b.ups)
 	start := b.start()
 	path, rawPath := req.URL.Path, req.URL.RawPath
+	if req.Body != nil && req.Body != http.NoBody && n > 1 {
+		// http.Transport closes the body when a dial fails; keep it open
+		// for the next upstream. ReverseProxy closes the body it made
+		// (captured before this), and the transport may still read this
+		// one after we return, so it is not swapped back.
+		req.Body = noClose{req.Body}
+	}
 	var now int64
 	var last *upstream
 	var lastErr error
@@ -130,7 +137,7 @@ func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 				return resp, nil
 			}
 			if !isDialError(err) || req.Context().Err() != nil {
-				return nil, newUpstreamError(up, err)
+				return nil, newUpstreamError(req.Context(), up, err)
 			}
 			up.failedAt.Store(time.Now().UnixNano())
 			last, lastErr = up, err
@@ -208,9 +215,11 @@ type upstreamError struct {
 	err      error
 }
 
-func newUpstreamError(up *upstream, err error) *upstreamError {
+// newUpstreamError classifies an error that ended a request: a timeout
+// that is not the client's own deadline is 504, anything else 502.
+func newUpstreamError(ctx context.Context, up *upstream, err error) *upstreamError {
 	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() && !errors.Is(err, context.DeadlineExceeded) {
+	if errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil {
 		return &upstreamError{status: http.StatusGatewayTimeout, body: timeoutBody, upstream: up.raw, err: err}
 	}
 	return &upstreamError{status: http.StatusBadGateway, body: badGatewayBody, upstream: up.raw, err: err}
@@ -218,6 +227,11 @@ func newUpstreamError(up *upstream, err error) *upstreamError {
 
 func (e *upstreamError) Error() string { return "upstream " + e.upstream + ": " + e.err.Error() }
 func (e *upstreamError) Unwrap() error { return e.err }
+
+// noClose keeps a request body open across attempts.
+type noClose struct{ io.Reader }
+
+func (noClose) Close() error { return nil }
 
 // countBody wraps a response body so least_conn counts the request in
 // flight until the body is closed. A 101 response body is also the
