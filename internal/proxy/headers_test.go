@@ -174,6 +174,7 @@ func TestClientCertHeaders(t *testing.T) {
 	}
 	srv := httptest.NewUnstartedServer(h)
 	srv.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert}
+	srv.EnableHTTP2 = true // the common browser path: h2 in, HTTP/1.1 to the backend
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 
@@ -194,6 +195,11 @@ func TestClientCertHeaders(t *testing.T) {
 	status, s, raw := do(t, client, "GET", srv.URL+"/", "", spoof)
 	if status != 200 {
 		t.Fatalf("status %d: %s", status, raw)
+	}
+	if resp, err := client.Get(srv.URL + "/"); err != nil || resp.ProtoMajor != 2 {
+		t.Fatalf("want an HTTP/2 client connection; got %v, %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	sum := sha256.Sum256(leaf.Raw)
 	want := map[string]string{
