@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -193,6 +194,40 @@ sites:
 		r := tlsgate(t, inst.Dir, "ca", "cert", "--path", "--data-dir", inst.DataDir)
 		if got := strings.TrimSpace(r.Stdout); r.Code != 0 || !sameFile(got, inst.RootPath()) {
 			t.Errorf("ca cert --path: %q (%s); want %s", got, r, inst.RootPath())
+		}
+	})
+
+	t.Run("admin GET /certs", func(t *testing.T) {
+		st, err := handshake(inst.HTTPS, &tls.Config{ServerName: "a.test", RootCAs: pool})
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, body := adminCall(t, inst, "GET", "/certs")
+		if status != 200 {
+			t.Fatalf("GET /certs: %d %s", status, body)
+		}
+		var certs []struct {
+			Names  []string `json:"names"`
+			Serial string   `json:"serial"`
+			Source string   `json:"source"`
+		}
+		if err := json.Unmarshal([]byte(body), &certs); err != nil {
+			t.Fatalf("GET /certs is not a JSON array of certificates: %v\n%s", err, body)
+		}
+		sources := map[string]string{}
+		for _, c := range certs {
+			for _, n := range c.Names {
+				sources[n] = c.Source
+			}
+			if contains(c.Names, "a.test") {
+				want := st.PeerCertificates[0].SerialNumber.Text(16)
+				if got := strings.ToLower(strings.ReplaceAll(c.Serial, ":", "")); strings.TrimLeft(got, "0") != want {
+					t.Errorf("GET /certs: a.test serial %q; served certificate has %s", c.Serial, want)
+				}
+			}
+		}
+		if sources["a.test"] != "local" || sources["adhoc.test"] != "adhoc" {
+			t.Errorf("GET /certs sources %v; want a.test local and adhoc.test adhoc\n%s", sources, body)
 		}
 	})
 

@@ -295,6 +295,9 @@ func (inst *instance) waitReady(t *testing.T, configYAML string) {
 	for _, h := range siteHosts(t, inst.render(t, configYAML)) {
 		wait("certificate for "+h, func() error {
 			_, err := handshake(inst.HTTPS, &tls.Config{ServerName: h, InsecureSkipVerify: true})
+			if err != nil && (strings.Contains(err.Error(), "certificate required") || strings.Contains(err.Error(), "bad certificate")) {
+				return nil // the site asks for a client certificate: it is served
+			}
 			return err
 		})
 	}
@@ -483,16 +486,25 @@ func handshake(addr string, cfg *tls.Config) (tls.ConnectionState, error) {
 // get fetches url with c and returns status and body.
 func get(t *testing.T, c *http.Client, url string) (int, string) {
 	t.Helper()
+	status, body, err := tryGet(c, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return status, body
+}
+
+// tryGet is get for retry loops: it returns the error instead of failing.
+func tryGet(c *http.Client, url string) (int, string, error) {
 	resp, err := c.Get(url)
 	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
+		return 0, "", fmt.Errorf("GET %s: %w", url, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("GET %s: read body: %v", url, err)
+		return 0, "", fmt.Errorf("GET %s: read body: %w", url, err)
 	}
-	return resp.StatusCode, string(body)
+	return resp.StatusCode, string(body), nil
 }
 
 // result is what a finished command printed and how it exited.

@@ -120,9 +120,9 @@ func TestReload(t *testing.T) {
 	serves := func(t *testing.T, want string) {
 		t.Helper()
 		eventually(t, 10*time.Second, "serving "+want, func() error {
-			status, body := get(t, c, inst.url("a.test", "/"))
-			if status != 200 || body != want {
-				return fmt.Errorf("got %d %q; want 200 %q", status, body, want)
+			status, body, err := tryGet(c, inst.url("a.test", "/"))
+			if err != nil || status != 200 || body != want {
+				return fmt.Errorf("got %d %q (%v); want 200 %q", status, body, err, want)
 			}
 			return nil
 		})
@@ -130,12 +130,12 @@ func TestReload(t *testing.T) {
 
 	t.Run("SIGHUP under load drops nothing", func(t *testing.T) {
 		load := startLoad(t, inst, 4, "v1", "v2")
-		waitFor(t, 10*time.Second, "100 requests before reload", func() bool { return load.total.Load() >= 100 })
+		waitFor(t, 10*time.Second, "300 requests before reload", func() bool { return load.total.Load() >= 300 })
 		inst.writeConfig(t, reloadConfig("v2", false))
 		inst.signal(t, syscall.SIGHUP)
 		waitFor(t, 10*time.Second, "the new body after SIGHUP", func() bool { return load.count("v2") > 0 })
 		after := load.total.Load()
-		waitFor(t, 10*time.Second, "200 requests after reload", func() bool { return load.total.Load() >= after+200 })
+		waitFor(t, 15*time.Second, "1000 requests after reload", func() bool { return load.total.Load() >= after+1000 })
 		load.halt()
 		if n := load.failed.Load(); n != 0 {
 			t.Errorf("%d of %d requests failed across the reload; first: %q", n, load.total.Load(), load.errs)
@@ -184,6 +184,27 @@ func TestReload(t *testing.T) {
 		}
 		serves(t, "v4")
 		inst.writeConfig(t, reloadConfig("v4", false))
+	})
+
+	t.Run("reload adds a site and its certificate", func(t *testing.T) {
+		inst.writeConfig(t, reloadConfig("v4", false)+`
+  - hosts: [added.test]
+    tls: local
+    routes:
+      - path: /
+        respond: {status: 200, body: "added"}
+`)
+		if status, body := adminCall(t, inst, "POST", "/reload"); status != 200 {
+			t.Fatalf("POST /reload: %d %s", status, body)
+		}
+		eventually(t, 10*time.Second, "added.test served after reload", func() error {
+			status, body, err := tryGet(c, inst.url("added.test", "/"))
+			if err != nil || status != 200 || body != "added" {
+				return fmt.Errorf("got %d %q (%v)", status, body, err)
+			}
+			return nil
+		})
+		serves(t, "v4")
 	})
 
 	t.Run("GET /status", func(t *testing.T) {
