@@ -20,6 +20,7 @@ var (
 	byteSizeType = reflect.TypeFor[ByteSize]()
 	tlsType      = reflect.TypeFor[TLS]()
 	staticType   = reflect.TypeFor[Static]()
+	configType   = reflect.TypeFor[Config]()
 )
 
 // decoder fills the schema structs from a yaml.Node tree. It is strict
@@ -240,6 +241,9 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	for _, kv := range d.pairs(n, path) {
 		p := joinPath(path, kv.key.Value)
 		idx, ok := fields[kv.key.Value]
+		if !ok && v.Type() == configType && strings.HasPrefix(kv.key.Value, "x-") {
+			continue // a top-level extension key, as in docker compose: room for anchors
+		}
 		if !ok {
 			d.unknownKey(kv.key, p, names)
 			continue

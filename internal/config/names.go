@@ -23,11 +23,11 @@ func hostProblem(h string) string {
 	if _, err := netip.ParseAddr(h); err == nil {
 		return ""
 	}
-	if _, port, err := net.SplitHostPort(h); err == nil && port != "" {
-		return fmt.Sprintf("%q has a port; hosts are names only, the port comes from listen.https", h)
-	}
 	if strings.Contains(h, "://") || strings.Contains(h, "/") {
 		return fmt.Sprintf("%q is a URL; write only the name, e.g. app.example.com", h)
+	}
+	if _, port, err := net.SplitHostPort(h); err == nil && port != "" {
+		return fmt.Sprintf("%q has a port; hosts are names only, the port comes from listen.https", h)
 	}
 	name, wildcard := strings.CutPrefix(h, "*.")
 	if strings.Contains(name, "*") {

@@ -2,7 +2,10 @@
 // YAML, loading it (with .env files and ${VAR} expansion), defaults, and
 // validation that reports every problem as FILE:LINE:COL.
 //
-// Start at Load. The structs here are plain data: no other internal package
+// Start at Load, then WithDefaults. Unknown keys are errors, except
+// top-level keys starting with "x-", which are ignored (as in docker compose)
+// so they can hold YAML anchors that sites reuse with merge keys
+// (<<: *name). The structs here are plain data: no other internal package
 // is imported, and nothing here starts work.
 package config
 

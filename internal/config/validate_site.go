@@ -77,8 +77,8 @@ func (v *validator) acmeSite(path string, s *Site) {
 	hasDNS01 := slices.Contains(v.c.ACME.Challenges, ChallengeDNS01)
 	hasProvider := s.DNS != nil || v.c.ACME.DNS != nil
 	for j, h := range s.Hosts {
-		if !strings.HasPrefix(h, "*.") {
-			continue
+		if !strings.HasPrefix(h, "*.") || hostProblem(h) != "" {
+			continue // not a wildcard, or already reported
 		}
 		hp := fmt.Sprintf("%s.hosts[%d]", path, j)
 		if !hasDNS01 || !hasProvider {
