@@ -65,23 +65,41 @@ type Listen struct {
 
 // Limits bound what one client may send.
 type Limits struct {
-	MaxHeaderBytes    ByteSize `yaml:"max_header_bytes"`
+	// MaxHeaderBytes bounds a request's header block; more gets 431.
+	// Zero means 1MiB.
+	MaxHeaderBytes ByteSize `yaml:"max_header_bytes"`
+	// ReadHeaderTimeout is how long a client may take to send its headers.
+	// Zero means 10s.
 	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
-	IdleTimeout       Duration `yaml:"idle_timeout"`
+	// IdleTimeout closes keep-alive connections idle this long. Zero means 2m.
+	IdleTimeout Duration `yaml:"idle_timeout"`
 }
 
 // ACME configures certificate issuance from an ACME CA.
 type ACME struct {
-	Directory    string   `yaml:"directory"`
+	// Directory is a CA alias (letsencrypt, letsencrypt-staging, zerossl)
+	// or a directory URL; see ACMEDirectoryURL. Empty means letsencrypt.
+	Directory string `yaml:"directory"`
+	// TrustedRoots are PEM files of extra roots for talking to the ACME
+	// server itself (a private or test CA). Absolute after Load.
 	TrustedRoots []string `yaml:"trusted_roots"`
-	Challenges   []string `yaml:"challenges"`
-	DNS          *DNS     `yaml:"dns"`
-	EAB          *EAB     `yaml:"eab"`
-	Profile      string   `yaml:"profile"`
-	Fallback     string   `yaml:"fallback"`
+	// Challenges are the challenge types to use (ChallengeHTTP01, ...).
+	// Empty means http-01 and tls-alpn-01.
+	Challenges []string `yaml:"challenges"`
+	// DNS is the dns-01 provider for every site without its own.
+	DNS *DNS `yaml:"dns"`
+	// EAB is External Account Binding, for CAs that require it.
+	EAB *EAB `yaml:"eab"`
+	// Profile is the ACME profile to ask for, where the CA offers them.
+	Profile string `yaml:"profile"`
+	// Fallback is a second CA (alias or URL) used when Directory keeps failing.
+	Fallback string `yaml:"fallback"`
 }
 
-// DNS configures a dns-01 provider.
+// DNS configures a dns-01 provider. Provider picks which keys apply:
+// rfc2136 uses Server and the TSIG keys, exec uses Command (an absolute path
+// after Load when written as a path), webhook uses URL and Token. Zero
+// PropagationTimeout means 2m; empty TSIGAlgorithm means hmac-sha256.
 type DNS struct {
 	Provider           string   `yaml:"provider"`
 	Server             string   `yaml:"server"`
@@ -103,14 +121,18 @@ type EAB struct {
 	MACKey string `yaml:"mac_key"`
 }
 
-// Storage selects where certificates, keys and accounts live.
+// Storage selects where certificates, keys and accounts live. Backend is
+// StorageFile (the default, under DataDir) or StorageEtcd. EncryptionKeyFile,
+// when set, holds the base64 key that encrypts private keys at rest
+// (absolute after Load).
 type Storage struct {
 	Backend           string `yaml:"backend"`
 	Etcd              *Etcd  `yaml:"etcd"`
 	EncryptionKeyFile string `yaml:"encryption_key_file"`
 }
 
-// Etcd configures the etcd storage backend.
+// Etcd configures the etcd storage backend. Empty Prefix means "tlsgate/";
+// zero DialTimeout means 5s; file paths are absolute after Load.
 type Etcd struct {
 	Endpoints   []string `yaml:"endpoints"`
 	Prefix      string   `yaml:"prefix"`
