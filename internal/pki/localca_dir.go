@@ -80,12 +80,7 @@ func createLocalCA(dir, name string) (*CA, bool, error) {
 	}
 	defer clear(p.RootKey)
 	if !isEmptyOrMissingDir(dir) {
-		// dir holds other files: write ours next to them, refusing to
-		// overwrite (a racing writer makes us fail, not clobber).
-		if err := writeLocalCAFiles(dir, p); err != nil {
-			return nil, false, fmt.Errorf("create local CA: %w", err)
-		}
-		return ca, true, nil
+		return writeIntoDir(dir, ca, p)
 	}
 	parent := filepath.Dir(filepath.Clean(dir))
 	if err := os.MkdirAll(parent, 0o700); err != nil {
@@ -107,12 +102,31 @@ func createLocalCA(dir, name string) (*CA, bool, error) {
 			return ca, false, err
 		}
 		// dir cannot be replaced (a mount point, say): write into it.
-		if err := writeLocalCAFiles(dir, p); err != nil {
-			return nil, false, fmt.Errorf("create local CA: %w", err)
-		}
-		return ca, true, nil
+		return writeIntoDir(dir, ca, p)
 	}
 	syncDir(parent)
+	return ca, true, nil
+}
+
+// writeIntoDir writes the CA files into a dir that already holds other
+// files, refusing to overwrite. A CA that appeared meanwhile (a concurrent
+// InitLocalCA renamed its directory into place) is loaded instead. Two
+// writers racing into a non-empty dir can still collide; the loser fails
+// rather than clobbering.
+func writeIntoDir(dir string, ca *CA, p *LocalCAPEM) (*CA, bool, error) {
+	have, missing, err := localCAFiles(dir)
+	switch {
+	case err != nil:
+		return nil, false, err
+	case len(missing) == 0:
+		ca, err := LoadLocalCA(dir)
+		return ca, false, err
+	case len(have) > 0:
+		return nil, false, errIncomplete(dir, have, missing)
+	}
+	if err := writeLocalCAFiles(dir, p); err != nil {
+		return nil, false, fmt.Errorf("create local CA: %w", err)
+	}
 	return ca, true, nil
 }
 
