@@ -9,15 +9,18 @@
 package certs
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/certmagic"
@@ -56,6 +59,9 @@ type Options struct {
 	// FilePollInterval is how often file certificates are checked for changes.
 	// Zero means 2 seconds.
 	FilePollInterval time.Duration
+
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 }
 
 // SiteTLS is what the Manager needs to know about one site.
@@ -91,11 +97,27 @@ type Manager struct {
 	storage certmagic.Storage
 	cache   *certmagic.Cache
 
-	// mu guards local, adhoc and files.
-	mu    sync.Mutex
-	local *certmagic.Config // nil until a site uses the local CA
-	adhoc map[string]*staticSource
-	files map[fileKey]*fileSource
+	// ctx lives as long as the Manager: CertMagic's background obtain and
+	// renew retries run under it.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// mu guards everything below.
+	mu          sync.Mutex
+	local       *certmagic.Config // nil until a site uses the local CA
+	acme        *certmagic.Config // nil until a site uses ACME
+	acmeIssuers []*certmagic.ACMEIssuer
+	acmeTLS     *tls.Config // answers tls-alpn-01 handshakes
+	acmeConf    ACME        // the settings acme was built from
+	adhoc       map[string]*staticSource
+	files       map[fileKey]*fileSource
+
+	// managed maps each managed name to the CertMagic config that keeps
+	// it; replaced whole by Apply and read without mu by the cache's
+	// maintenance (which must never wait for an Apply in progress).
+	managed atomic.Pointer[managedSet]
+
+	status *statusBook
 
 	stop chan struct{}
 	done chan struct{}
@@ -113,6 +135,9 @@ func New(opts Options) (*Manager, error) {
 	if opts.FilePollInterval == 0 {
 		opts.FilePollInterval = 2 * time.Second
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -123,12 +148,15 @@ func New(opts Options) (*Manager, error) {
 		storage: opts.Storage,
 		adhoc:   make(map[string]*staticSource),
 		files:   make(map[fileKey]*fileSource),
+		status:  newStatusBook(),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
 	if m.storage == nil {
 		m.storage = &certmagic.FileStorage{Path: opts.DataDir}
 	}
+	m.managed.Store(&managedSet{})
+	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.cache = certmagic.NewCache(certmagic.CacheOptions{
 		GetConfigForCert: m.configForCert,
 		Logger:           newZapLogger(logger),
@@ -139,6 +167,7 @@ func New(opts Options) (*Manager, error) {
 
 // Stop ends maintenance and the file watcher. The Manager must not be used after.
 func (m *Manager) Stop() {
+	m.cancel()
 	close(m.stop)
 	<-m.done
 	m.cache.Stop()
@@ -149,27 +178,29 @@ func (m *Manager) LocalCADir() string { return filepath.Join(m.opts.DataDir, "ca
 
 // Apply makes sure every site has a certificate and returns one Source per
 // site, in order. It blocks until local-CA certificates are in the cache, so
-// the first handshake after Apply succeeds. Sites no longer present stop
-// being watched; certificates that are still needed are reused.
-func (m *Manager) Apply(ctx context.Context, sites []SiteTLS) ([]Source, error) {
+// the first handshake after Apply succeeds; ACME certificates are obtained in
+// the background (their progress is logged). Sites no longer present stop
+// being watched and renewed; certificates that are still needed are reused.
+func (m *Manager) Apply(ctx context.Context, sites []SiteTLS, acmeConf ACME) ([]Source, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 
 	sources := make([]Source, len(sites))
 	adhoc := make(map[string]*staticSource)
 	files := make(map[fileKey]*fileSource)
+	managed := make(map[string]*certmagic.Config)
 	var errs []error
 	for i, site := range sites {
 		var err error
 		switch site.Mode {
 		case ModeLocal:
-			sources[i], err = m.applyLocalLocked(ctx, site.Hosts)
+			sources[i], err = m.applyLocalLocked(ctx, site.Hosts, managed)
+		case ModeACME:
+			sources[i], err = m.applyACMELocked(site.Hosts, acmeConf, managed)
 		case ModeAdhoc:
 			sources[i], err = m.applyAdhocLocked(site.Hosts, adhoc)
 		case ModeFile:
 			sources[i], err = m.applyFileLocked(site, files)
-		case ModeACME:
-			err = errors.New("tls acme is not available in this build yet; use tls: local, adhoc or a cert_file/key_file pair")
 		default:
 			err = fmt.Errorf("unknown tls mode %q", site.Mode)
 		}
@@ -180,11 +211,26 @@ func (m *Manager) Apply(ctx context.Context, sites []SiteTLS) ([]Source, error) 
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	m.unmanageLocked(managed)
 	m.adhoc, m.files = adhoc, files
+	m.managed.Store(&managedSet{byName: managed, fallback: cmp.Or(m.acme, m.local)})
 	return sources, nil
 }
 
-func (m *Manager) applyLocalLocked(ctx context.Context, hosts []string) (Source, error) {
+// unmanageLocked stops renewing certificates of names no site has any more.
+func (m *Manager) unmanageLocked(next map[string]*certmagic.Config) {
+	var gone []certmagic.SubjectIssuer
+	for name := range m.managed.Load().byName {
+		if next[name] == nil {
+			gone = append(gone, certmagic.SubjectIssuer{Subject: name})
+		}
+	}
+	if len(gone) > 0 {
+		m.cache.RemoveManaged(gone)
+	}
+}
+
+func (m *Manager) applyLocalLocked(ctx context.Context, hosts []string, managed map[string]*certmagic.Config) (Source, error) {
 	if m.local == nil {
 		ca, created, err := pki.InitLocalCA(m.LocalCADir(), m.opts.LocalCAName)
 		if err != nil {
@@ -197,12 +243,48 @@ func (m *Manager) applyLocalLocked(ctx context.Context, hosts []string) (Source,
 			Storage: m.storage,
 			Issuers: []certmagic.Issuer{&localIssuer{ca: ca, validity: m.opts.LocalLeafValidity}},
 			Logger:  newZapLogger(m.logger),
+			OnEvent: m.onEvent,
 		})
 	}
 	if err := m.local.ManageSync(ctx, hosts); err != nil {
 		return nil, fmt.Errorf("local certificate: %w", err)
 	}
+	for _, h := range hosts {
+		managed[h] = m.local
+	}
 	return managedSource{cfg: m.local}, nil
+}
+
+func (m *Manager) applyACMELocked(hosts []string, a ACME, managed map[string]*certmagic.Config) (Source, error) {
+	if m.acme == nil || !reflect.DeepEqual(a, m.acmeConf) {
+		cfg, issuers, err := m.newACMEConfig(a)
+		if err != nil {
+			return nil, err
+		}
+		m.acme, m.acmeIssuers, m.acmeConf = cfg, issuers, a
+		m.acmeTLS = &tls.Config{
+			MinVersion:     tls.VersionTLS12,
+			NextProtos:     []string{"acme-tls/1"},
+			GetCertificate: cfg.GetCertificate,
+		}
+	}
+	// Names already managed by this config are not handed over again: a
+	// reload must not restart their obtain loops.
+	var fresh []string
+	for _, h := range hosts {
+		if m.managed.Load().byName[h] != m.acme {
+			fresh = append(fresh, h)
+		}
+		managed[h] = m.acme
+	}
+	if len(fresh) > 0 {
+		// Obtaining can take minutes (and retries for days): it runs in the
+		// background, under the Manager's lifetime, not the caller's.
+		if err := m.acme.ManageAsync(m.ctx, fresh); err != nil {
+			return nil, fmt.Errorf("acme: %w", err)
+		}
+	}
+	return managedSource{cfg: m.acme}, nil
 }
 
 func (m *Manager) applyAdhocLocked(hosts []string, next map[string]*staticSource) (Source, error) {
@@ -222,14 +304,26 @@ func (m *Manager) applyAdhocLocked(hosts []string, next map[string]*staticSource
 }
 
 // configForCert tells the cache which CertMagic config maintains a
-// certificate. Only local-CA certificates are managed so far.
-func (m *Manager) configForCert(certmagic.Certificate) (*certmagic.Config, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.local == nil {
-		return nil, errors.New("no managed certificate configuration")
+// certificate: the one that manages its names.
+func (m *Manager) configForCert(c certmagic.Certificate) (*certmagic.Config, error) {
+	set := m.managed.Load()
+	for _, name := range c.Names {
+		if cfg := set.byName[name]; cfg != nil {
+			return cfg, nil
+		}
 	}
-	return m.local, nil
+	// A certificate for names no site has any more: any config can look
+	// after it until the cache drops it.
+	if set.fallback != nil {
+		return set.fallback, nil
+	}
+	return nil, errors.New("no managed certificate configuration")
+}
+
+// managedSet is one Apply's view of managed names.
+type managedSet struct {
+	byName   map[string]*certmagic.Config
+	fallback *certmagic.Config
 }
 
 // managedSource serves certificates CertMagic manages.

@@ -24,7 +24,7 @@ func (f *dataDirFlag) register(fs *pflag.FlagSet) {
 func (f *dataDirFlag) path() string {
 	dir := f.dir
 	if dir == "" {
-		dir = (&config.Config{}).WithDefaults().DataDir
+		dir = config.DefaultDataDir(config.DefaultsEnv{})
 	}
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs

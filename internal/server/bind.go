@@ -10,19 +10,21 @@ import (
 	"github.com/tlsgate/tlsgate/internal/pki"
 )
 
-// bindLocked makes the bound listeners match cfg: it opens listeners for new
-// addresses, starts serving them, then closes listeners whose address went
-// away. Connections on a closed listener finish normally. If any new address
-// cannot be bound, nothing changes. s.reloadMu must be held (or s not yet
-// shared).
-func (s *Server) bindLocked(cfg *config.Config) error {
-	want := map[string]string{
+// listenAddrs are the addresses cfg wants per listener role; "" is off.
+func listenAddrs(cfg *config.Config) map[string]string {
+	return map[string]string{
 		"https": *cfg.Listen.HTTPS,
 		"http":  *cfg.Listen.HTTP,
 		"admin": *cfg.Admin,
 	}
+}
+
+// openLocked opens listeners for the addresses of cfg that are not bound
+// yet. If any cannot be opened, it closes the others and nothing changes.
+// s.reloadMu must be held (or s not yet shared).
+func (s *Server) openLocked(cfg *config.Config) (map[string]*boundListener, error) {
 	opened := make(map[string]*boundListener)
-	for role, addr := range want {
+	for role, addr := range listenAddrs(cfg) {
 		if addr == "" {
 			continue
 		}
@@ -34,10 +36,17 @@ func (s *Server) bindLocked(cfg *config.Config) error {
 			for _, b := range opened {
 				b.ln.Close()
 			}
-			return err
+			return nil, err
 		}
 		opened[role] = &boundListener{addr: addr, ln: ln}
 	}
+	return opened, nil
+}
+
+// switchLocked starts serving the opened listeners, then closes listeners
+// whose address went away or changed. Connections on a closed listener
+// finish normally. s.reloadMu must be held (or s not yet shared).
+func (s *Server) switchLocked(cfg *config.Config, opened map[string]*boundListener) {
 	for role, b := range opened {
 		if old := s.bound[role]; old != nil {
 			s.closeBound(role, old)
@@ -45,13 +54,13 @@ func (s *Server) bindLocked(cfg *config.Config) error {
 		s.bound[role] = b
 		s.serve(role, b)
 	}
+	want := listenAddrs(cfg)
 	for role, b := range s.bound {
 		if want[role] == "" {
 			s.closeBound(role, b)
 			delete(s.bound, role)
 		}
 	}
-	return nil
 }
 
 func (s *Server) closeBound(role string, b *boundListener) {

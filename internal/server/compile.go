@@ -30,7 +30,7 @@ func (s *Server) compile(ctx context.Context, cfg *config.Config) (*Runtime, err
 	for i, sc := range cfg.Sites {
 		tlsSites[i] = siteTLS(sc)
 	}
-	sources, err := s.certs.Apply(ctx, tlsSites)
+	sources, err := s.certs.Apply(ctx, tlsSites, acmeSettings(cfg))
 	if err != nil {
 		return nil, withSitePositions(cfg, err)
 	}
@@ -62,6 +62,25 @@ func (s *Server) compile(ctx context.Context, cfg *config.Config) (*Runtime, err
 	rt.noCert = s.baseTLSConfig()
 	rt.redirect = s.redirectHandler(cfg, rt.hosts)
 	return rt, nil
+}
+
+func acmeSettings(cfg *config.Config) certs.ACME {
+	a := certs.ACME{
+		Directory:    config.ACMEDirectoryURL(cfg.ACME.Directory),
+		Email:        cfg.Email,
+		TrustedRoots: cfg.ACME.TrustedRoots,
+		Challenges:   cfg.ACME.Challenges,
+		Profile:      cfg.ACME.Profile,
+		HTTPAddr:     *cfg.Listen.HTTP,
+		HTTPSAddr:    *cfg.Listen.HTTPS,
+	}
+	if cfg.ACME.Fallback != "" {
+		a.Fallback = config.ACMEDirectoryURL(cfg.ACME.Fallback)
+	}
+	if cfg.ACME.EAB != nil {
+		a.EAB = &certs.EAB{KeyID: cfg.ACME.EAB.KeyID, MACKey: cfg.ACME.EAB.MACKey}
+	}
+	return a
 }
 
 func siteTLS(sc config.Site) certs.SiteTLS {
@@ -97,11 +116,20 @@ func (s *Server) compileAction(rc config.Route, trusted []netip.Prefix) (http.Ha
 	case rc.Respond != nil:
 		return route.Respond(rc.Respond.Status, rc.Respond.Body, rc.Respond.Headers), nil
 	case rc.Static != nil:
-		return route.Static(rc.Static.Root, rc.Static.Browse, rc.Static.Index)
+		h, err := route.Static(rc.Static.Root, rc.Static.Browse, rc.Static.Index)
+		if err != nil {
+			return nil, err
+		}
+		// The route's path names the directory: /static/app.css under
+		// path /static/ is ROOT/app.css (nginx's alias, Caddy's handle_path).
+		if prefix := strings.TrimSuffix(rc.Path, "/"); prefix != "" {
+			h = http.StripPrefix(prefix, h)
+		}
+		return h, nil
 	default:
 		strip := ""
 		if rc.StripPrefix {
-			strip = strings.TrimSuffix(rc.Path, "/")
+			strip = rc.Path
 		}
 		return proxy.New(proxy.Options{
 			Upstreams:      rc.To,
@@ -111,7 +139,8 @@ func (s *Server) compileAction(rc config.Route, trusted []netip.Prefix) (http.Ha
 			StripPrefix:    strip,
 			TrustedProxies: trusted,
 			Transport:      s.transport,
-			Logger:         s.logger.With("component", "proxy", "route", rc.Path),
+			Name:           rc.Path,
+			Logger:         s.logger.With("component", "proxy"),
 		})
 	}
 }
@@ -146,6 +175,9 @@ func (s *Server) siteTLSConfig(st *site) *tls.Config {
 func (s *Server) redirectHandler(cfg *config.Config, hosts *route.Hosts[*site]) http.Handler {
 	redirect := edge.RedirectHTTPS(portOf(*cfg.Listen.HTTPS, 443))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.certs.HandleHTTPChallenge(w, r) {
+			return
+		}
 		if _, ok := hosts.Match(r.Host); !ok {
 			http.Error(w, "404 Not Found: this server has no site for that name", http.StatusNotFound)
 			return

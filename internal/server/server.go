@@ -104,18 +104,25 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		bound:     make(map[string]*boundListener),
 		serveErr:  make(chan error, 3),
 	}
+	// Bind before compiling: ACME challenges for new names may start at
+	// once, and CertMagic answers them only through listeners that exist.
+	// Until serving starts, connections wait in the listen backlog.
+	opened, err := s.openLocked(cfg)
+	if err != nil {
+		mgr.Stop()
+		return nil, err
+	}
 	rt, err := s.compile(ctx, cfg)
 	if err != nil {
+		for _, b := range opened {
+			b.ln.Close()
+		}
 		mgr.Stop()
 		return nil, &ConfigError{Err: err}
 	}
 	s.rt.Store(rt)
 	s.newHTTPServers(cfg)
-	if err := s.bindLocked(cfg); err != nil {
-		s.closeListeners()
-		mgr.Stop()
-		return nil, err
-	}
+	s.switchLocked(cfg, opened)
 	return s, nil
 }
 
@@ -157,6 +164,11 @@ func (s *Server) newHTTPServers(cfg *config.Config) {
 // configForClient picks the TLS policy for a handshake from the Runtime in
 // service: the site's, or one with no certificate (unrecognized_name).
 func (s *Server) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+	if len(hello.SupportedProtos) == 1 && hello.SupportedProtos[0] == "acme-tls/1" {
+		if c := s.certs.ChallengeTLSConfig(); c != nil {
+			return c, nil
+		}
+	}
 	rt := s.rt.Load()
 	if st := rt.siteForHello(hello); st != nil {
 		return st.tls, nil
@@ -229,16 +241,21 @@ func (s *Server) Reload(ctx context.Context) error {
 	if cfg.DataDir != old.cfg.DataDir {
 		return fmt.Errorf("data_dir changed from %s to %s: that needs a restart", old.cfg.DataDir, cfg.DataDir)
 	}
-	rt, err := s.compile(ctx, cfg)
+	// Open new addresses before anything changes, so a failed bind leaves
+	// everything as it was.
+	opened, err := s.openLocked(cfg)
 	if err != nil {
 		return err
 	}
-	// Bind new addresses before the new Runtime serves, so a failed bind
-	// leaves everything as it was.
-	if err := s.bindLocked(cfg); err != nil {
+	rt, err := s.compile(ctx, cfg)
+	if err != nil {
+		for _, b := range opened {
+			b.ln.Close()
+		}
 		return err
 	}
 	s.rt.Store(rt)
+	s.switchLocked(cfg, opened)
 	s.logger.Info("config reloaded", "sites", len(rt.sites))
 	return nil
 }

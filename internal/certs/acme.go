@@ -1,0 +1,159 @@
+package certs
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+
+	"github.com/caddyserver/certmagic"
+	"github.com/mholt/acmez/v3/acme"
+)
+
+// ACME is how certificates are obtained from an ACME CA. One account per
+// directory URL is shared by every site.
+type ACME struct {
+	// Directory is the CA's directory URL. Required when a site uses ACME.
+	Directory string
+	// Fallback is a second directory URL tried when Directory fails; "" for none.
+	Fallback string
+	// Email is the account contact.
+	Email string
+	// TrustedRoots are PEM files of extra roots for the CA's own HTTPS.
+	TrustedRoots []string
+	// Challenges lists the challenge types to use: http-01, tls-alpn-01.
+	Challenges []string
+	// EAB binds the account to one at the CA (ZeroSSL); nil for none.
+	EAB *EAB
+	// Profile is the ACME profile to ask for; "" for the CA's default.
+	Profile string
+	// HTTPAddr and HTTPSAddr are where our own listeners answer http-01 and
+	// tls-alpn-01; "" when that listener is off (the challenge is then not
+	// used). CertMagic's solvers find these addresses taken and leave the
+	// answering to us.
+	HTTPAddr, HTTPSAddr string
+}
+
+// EAB is an External Account Binding.
+type EAB struct{ KeyID, MACKey string }
+
+// newACMEConfig builds the CertMagic config that obtains and renews ACME
+// certificates for a, with the primary issuer first and the fallback second.
+func (m *Manager) newACMEConfig(a ACME) (*certmagic.Config, []*certmagic.ACMEIssuer, error) {
+	roots, err := loadRoots(a.TrustedRoots)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := certmagic.New(m.cache, certmagic.Config{
+		Storage: m.storage,
+		Logger:  newZapLogger(m.logger),
+		OnEvent: m.onEvent,
+	})
+	var issuers []*certmagic.ACMEIssuer
+	for _, dir := range []string{a.Directory, a.Fallback} {
+		if dir == "" {
+			continue
+		}
+		tmpl := certmagic.ACMEIssuer{
+			CA:                      dir,
+			Email:                   a.Email,
+			Agreed:                  true,
+			TrustedRoots:            roots,
+			Profile:                 a.Profile,
+			DisableHTTPChallenge:    a.HTTPAddr == "" || !slices.Contains(a.Challenges, "http-01"),
+			DisableTLSALPNChallenge: a.HTTPSAddr == "" || !slices.Contains(a.Challenges, "tls-alpn-01"),
+			Logger:                  newZapLogger(m.logger),
+		}
+		if a.EAB != nil && dir == a.Directory {
+			tmpl.ExternalAccount = &acme.EAB{KeyID: a.EAB.KeyID, MACKey: a.EAB.MACKey}
+		}
+		if err := setChallengeAddrs(&tmpl, a); err != nil {
+			return nil, nil, err
+		}
+		issuers = append(issuers, certmagic.NewACMEIssuer(cfg, tmpl))
+	}
+	// certmagic.New put a default Let's Encrypt issuer in; ours replace it.
+	cfg.Issuers = nil
+	for _, iss := range issuers {
+		cfg.Issuers = append(cfg.Issuers, &backoffIssuer{ACMEIssuer: iss, storage: m.storage, now: m.opts.Now, logger: m.logger})
+	}
+	return cfg, issuers, nil
+}
+
+// setChallengeAddrs points CertMagic's challenge solvers at our listeners'
+// exact addresses: binding them fails with "address in use", which CertMagic
+// takes to mean the owner of the port answers the challenge — we do.
+func setChallengeAddrs(tmpl *certmagic.ACMEIssuer, a ACME) error {
+	for _, addr := range []string{a.HTTPAddr, a.HTTPSAddr} {
+		if addr == "" {
+			continue
+		}
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return fmt.Errorf("listen address %q: %w", addr, err)
+		}
+		n, err := strconv.Atoi(port)
+		if err != nil {
+			return fmt.Errorf("listen address %q: port is not a number", addr)
+		}
+		tmpl.ListenHost = host
+		if addr == a.HTTPAddr {
+			tmpl.AltHTTPPort = n
+		} else {
+			tmpl.AltTLSALPNPort = n
+		}
+	}
+	return nil
+}
+
+func loadRoots(files []string) (*x509.CertPool, error) {
+	if len(files) == 0 {
+		return nil, nil
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("acme.trusted_roots: %w", err)
+		}
+		if !pool.AppendCertsFromPEM(data) {
+			return nil, fmt.Errorf("acme.trusted_roots: %s holds no PEM certificate", f)
+		}
+	}
+	return pool, nil
+}
+
+// HandleHTTPChallenge answers an ACME http-01 challenge request and reports
+// whether it did. Call it on the plain-HTTP listener before anything else.
+func (m *Manager) HandleHTTPChallenge(w http.ResponseWriter, r *http.Request) bool {
+	if !certmagic.LooksLikeHTTPChallenge(r) {
+		return false
+	}
+	m.mu.Lock()
+	issuers := m.acmeIssuers
+	m.mu.Unlock()
+	for _, iss := range issuers {
+		if iss.HandleHTTPChallenge(w, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// ChallengeTLSConfig returns the TLS config that answers tls-alpn-01
+// challenges (ALPN acme-tls/1), or nil when no ACME config is active.
+func (m *Manager) ChallengeTLSConfig() *tls.Config {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.acme == nil {
+		return nil
+	}
+	return m.acmeTLS
+}
