@@ -17,9 +17,9 @@ func newZapLogger(l *slog.Logger) *zap.Logger {
 // routine are CertMagic info messages that say nothing a user acts on;
 // they are logged at debug level.
 var routine = map[string]bool{
-	"acquiring lock":  true,
-	"lock acquired":   true,
-	"releasing lock":  true,
+	"acquiring lock": true,
+	"lock acquired":  true,
+	"releasing lock": true,
 	"started background certificate maintenance": true,
 	"stopped background certificate maintenance": true,
 }

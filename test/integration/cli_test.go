@@ -221,6 +221,7 @@ func sameFile(a, b string) bool {
 // TestProxyQuickMode runs `tlsgate proxy` and executes the curl line it prints.
 func TestProxyQuickMode(t *testing.T) {
 	t.Parallel()
+	skipShort(t, "curl")
 	echo := echoBackend(t, "quick")
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")

@@ -16,6 +16,7 @@ import (
 // opensslCA makes a CA with openssl in dir and returns its cert and key paths.
 func opensslCA(t *testing.T, dir string) (crt, key string) {
 	t.Helper()
+	skipShort(t, "openssl")
 	crt, key = filepath.Join(dir, "ca.crt"), filepath.Join(dir, "ca.key")
 	r := runCmd(t, dir, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
 		"-nodes", "-keyout", key, "-out", crt, "-subj", "/CN=Integration File CA", "-days", "30")

@@ -281,7 +281,7 @@ func (inst *instance) waitReady(t *testing.T, configYAML string) {
 	wait("https listener", func() error { return tcpDial(inst.HTTPS) })
 	if inst.Admin != "" {
 		wait("admin /status", func() error {
-			resp, err := http.Get("http://" + inst.Admin + "/status")
+			resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + inst.Admin + "/status")
 			if err != nil {
 				return err
 			}

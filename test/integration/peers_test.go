@@ -13,6 +13,7 @@ import (
 // resolved to 127.0.0.1 with --resolve; -q ignores any .curlrc.
 func curl(t *testing.T, inst *instance, host, path string, extra ...string) result {
 	t.Helper()
+	skipShort(t, "curl")
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Fatal("curl not found; install it with: apt-get install -y curl")
 	}
@@ -25,6 +26,15 @@ func curl(t *testing.T, inst *instance, host, path string, extra ...string) resu
 	return runCmd(t, "", "curl", args...)
 }
 
+// skipShort skips under -short, which the README promises skips the tests
+// that start real peers (curl, openssl, Python apps).
+func skipShort(t *testing.T, peer string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("-short: not starting %s", peer)
+	}
+}
+
 func isIP(s string) bool {
 	return strings.Count(s, ".") == 3 && strings.Trim(s, "0123456789.") == "" || strings.Contains(s, ":")
 }
@@ -33,6 +43,7 @@ func isIP(s string) bool {
 // returns its result; stdin is empty so it ends after the handshake.
 func sClient(t *testing.T, addr string, extra ...string) result {
 	t.Helper()
+	skipShort(t, "openssl s_client")
 	if _, err := exec.LookPath("openssl"); err != nil {
 		t.Fatal("openssl not found; install it with: apt-get install -y openssl")
 	}
