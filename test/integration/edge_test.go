@@ -239,7 +239,7 @@ sites:
 			}
 			for _, c := range checks {
 				if got := e.values(c.header); len(got) != 1 || got[0] != c.want {
-					t.Errorf("backend got %s %q; want %q", c.header, got, c.want)
+					t.Errorf("backend got %s %.60q; want %.60q", c.header, got, c.want)
 				}
 			}
 			if strings.Contains(fmt.Sprint(e.Header), "evil") || strings.Contains(fmt.Sprint(e.Header), "ZXZpbA") {
