@@ -42,8 +42,13 @@ func (s *Server) compile(ctx context.Context, cfg *config.Config) (*Runtime, err
 		if err != nil {
 			return nil, err
 		}
+		ca, err := s.compileClientAuth(sc.ClientAuth)
+		if err != nil {
+			at := fmt.Sprintf("sites[%d].client_auth", i)
+			return nil, fmt.Errorf("%s: %s: %w", cfg.Position(at), at, err)
+		}
 		st := &site{hosts: sc.Hosts, handler: handler, source: sources[i], defaultName: firstPlainHost(sc.Hosts)}
-		st.tls = s.siteTLSConfig(st)
+		st.tls = s.siteTLSConfig(st, ca)
 		rt.sites = append(rt.sites, st)
 		for _, h := range sc.Hosts {
 			byHost[h] = st
@@ -162,10 +167,13 @@ func (s *Server) baseTLSConfig() *tls.Config {
 	}
 }
 
-func (s *Server) siteTLSConfig(st *site) *tls.Config {
+func (s *Server) siteTLSConfig(st *site, ca *clientAuth) *tls.Config {
 	c := s.baseTLSConfig()
 	c.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 		return st.source.Certificate(hello, st.certificateName(hello))
+	}
+	if ca != nil {
+		ca.apply(c)
 	}
 	return c
 }

@@ -1,0 +1,113 @@
+package server
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/tlsgate/tlsgate/internal/config"
+	"github.com/tlsgate/tlsgate/internal/pki"
+)
+
+// clientAuth is a site's compiled client_auth policy.
+type clientAuth struct {
+	required bool
+	roots    *x509.CertPool
+	logger   *slog.Logger
+	now      func() time.Time
+}
+
+// compileClientAuth loads the trusted client CAs of a site. The local CA's
+// root is trusted when local_ca is set.
+func (s *Server) compileClientAuth(ca *config.ClientAuth) (*clientAuth, error) {
+	if ca == nil {
+		return nil, nil
+	}
+	pool := x509.NewCertPool()
+	for _, f := range ca.CAFiles {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("client_auth.ca_files: %w", err)
+		}
+		certs, err := pki.ParseCertificatesPEM(data)
+		if err != nil {
+			return nil, fmt.Errorf("client_auth.ca_files: %s: %w", f, err)
+		}
+		for _, c := range certs {
+			pool.AddCert(c)
+		}
+	}
+	if ca.LocalCA {
+		local, _, err := pki.InitLocalCA(s.certs.LocalCADir(), "")
+		if err != nil {
+			return nil, fmt.Errorf("client_auth.local_ca: %w", err)
+		}
+		pool.AddCert(local.Root)
+	}
+	return &clientAuth{
+		required: ca.Mode != config.ClientAuthOptional,
+		roots:    pool,
+		logger:   s.logger.With("component", "client_auth"),
+		now:      s.opts.Now,
+	}, nil
+}
+
+// apply sets c to ask for client certificates and verify them. Verification
+// is ours rather than crypto/tls's so a refusal is logged with its reason
+// (unknown CA, expired, not a client certificate) before the alert goes out.
+func (ca *clientAuth) apply(c *tls.Config) {
+	c.ClientAuth = tls.RequestClientCert
+	if ca.required {
+		c.ClientAuth = tls.RequireAnyClientCert
+	}
+	c.VerifyConnection = ca.verify
+}
+
+func (ca *clientAuth) verify(cs tls.ConnectionState) error {
+	if len(cs.PeerCertificates) == 0 {
+		if ca.required {
+			ca.logger.Info("refused a client without a certificate", "server_name", cs.ServerName)
+			return errors.New("client certificate required")
+		}
+		return nil
+	}
+	leaf := cs.PeerCertificates[0]
+	inter := x509.NewCertPool()
+	for _, c := range cs.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	_, err := leaf.Verify(x509.VerifyOptions{
+		Roots:         ca.roots,
+		Intermediates: inter,
+		CurrentTime:   ca.now(),
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	})
+	if err != nil {
+		ca.logger.Warn("refused a client certificate", "server_name", cs.ServerName,
+			"subject", leaf.Subject.String(), "issuer", leaf.Issuer.String(), "reason", clientCertReason(err, leaf, ca.now()))
+		return fmt.Errorf("client certificate: %w", err)
+	}
+	return nil
+}
+
+// clientCertReason says in plain words why a client certificate failed.
+func clientCertReason(err error, leaf *x509.Certificate, now time.Time) string {
+	var unknown x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &unknown):
+		return "issued by a CA this site does not trust (client_auth.ca_files)"
+	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
+		if now.Before(leaf.NotBefore) {
+			return "not valid yet (not before " + leaf.NotBefore.Format(time.RFC3339) + ")"
+		}
+		return "expired on " + leaf.NotAfter.Format(time.RFC3339)
+	case errors.As(err, &invalid) && invalid.Reason == x509.IncompatibleUsage:
+		return "not a client certificate (its extended key usage lacks clientAuth)"
+	}
+	return err.Error()
+}
