@@ -1,12 +1,18 @@
-// Package admin serves tlsgate's admin API: status and reload now, with
-// certificates and metrics to follow. It is plain HTTP meant for loopback or
-// a unix socket; the config refuses any other address.
+// Package admin serves tlsgate's admin API: status, reload, certificates,
+// renewal and Prometheus metrics. It is plain HTTP meant for loopback or a
+// unix socket; the config refuses any other address.
 package admin
 
 import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tlsgate/tlsgate/internal/certs"
 )
 
 // Backend is what the admin API needs from a running instance.
@@ -15,10 +21,22 @@ type Backend interface {
 	Status() any
 	// Reload re-reads the config file and swaps it in, or returns why not.
 	Reload(ctx context.Context) error
+	// Certificates lists the certificates the instance serves or manages.
+	Certificates(ctx context.Context) ([]certs.CertInfo, error)
+	// Renew renews one managed certificate and returns the one in service.
+	Renew(ctx context.Context, name string, force bool) (certs.CertInfo, error)
 }
 
-// Handler returns the admin API for b.
-func Handler(b Backend) http.Handler {
+// Handler returns the admin API for b, with version reported in /metrics.
+func Handler(b Backend, version string) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&certCollector{list: b.Certificates})
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        "tlsgate_build_info",
+		Help:        "Always 1; the version label says which tlsgate runs.",
+		ConstLabels: prometheus.Labels{"version": version},
+	}, func() float64 { return 1 }))
+
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, b.Status())
@@ -27,12 +45,42 @@ func Handler(b Backend) http.Handler {
 		if err := b.Reload(r.Context()); err != nil {
 			// The error is about the user's own config file, written for
 			// them to read: it is the answer, not an internal detail.
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			writeError(w, http.StatusBadRequest, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded"})
 	})
+	mux.HandleFunc("GET /certs", func(w http.ResponseWriter, r *http.Request) {
+		list, err := b.Certificates(r.Context())
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err)
+			return
+		}
+		if list == nil {
+			list = []certs.CertInfo{}
+		}
+		writeJSON(w, http.StatusOK, list)
+	})
+	mux.HandleFunc("POST /renew", func(w http.ResponseWriter, r *http.Request) {
+		name := strings.ToLower(r.URL.Query().Get("name"))
+		if name == "" {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "name is required: POST /renew?name=NAME[&force=1]"})
+			return
+		}
+		force := r.URL.Query().Get("force")
+		info, err := b.Renew(r.Context(), name, force == "1" || force == "true")
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, info)
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return mux
+}
+
+func writeError(w http.ResponseWriter, status int, err error) {
+	writeJSON(w, status, map[string]string{"error": err.Error()})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -28,4 +28,6 @@ func (li *localIssuer) Issue(_ context.Context, csr *x509.CertificateRequest) (*
 }
 
 // IssuerKey names the storage folder of local certificates.
-func (li *localIssuer) IssuerKey() string { return "local" }
+func (li *localIssuer) IssuerKey() string { return localIssuerKey }
+
+const localIssuerKey = "local"

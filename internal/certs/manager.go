@@ -161,7 +161,7 @@ func New(opts Options) (*Manager, error) {
 		GetConfigForCert: m.configForCert,
 		Logger:           newZapLogger(logger),
 	})
-	go m.watchFiles()
+	go m.maintain()
 	return m, nil
 }
 

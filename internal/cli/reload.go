@@ -45,6 +45,9 @@ instance keeps serving the previous one.`,
 	return cmd
 }
 
+// errNotRunning means no instance answered on the admin address.
+var errNotRunning = errors.New("no tlsgate answers")
+
 // adminCall sends one request to a running instance's admin API at addr
 // (host:port or unix:/path) and decodes its JSON answer into out.
 func adminCall(ctx context.Context, addr, method, path string, out any) error {
@@ -63,7 +66,7 @@ func adminCall(ctx context.Context, addr, method, path string, out any) error {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("no tlsgate answers on the admin address %s (is it running with this config?): %w", addr, err)
+		return fmt.Errorf("%w on the admin address %s (is it running with this config?): %v", errNotRunning, addr, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

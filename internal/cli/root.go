@@ -90,6 +90,8 @@ with the headers they need to know they are behind HTTPS.`,
 		newProxyCmd(e),
 		newValidateCmd(e),
 		newReloadCmd(e),
+		newCertsCmd(e),
+		newRenewCmd(e),
 		newCACmd(e),
 		newVersionCmd(e),
 	)

@@ -155,7 +155,7 @@ func (s *Server) newHTTPServers(cfg *config.Config) {
 		ErrorLog:          errorLog,
 	}
 	s.admin = &http.Server{
-		Handler:           admin.Handler(s),
+		Handler:           admin.Handler(s, s.opts.Version),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          errorLog,
 	}
@@ -258,4 +258,14 @@ func (s *Server) Reload(ctx context.Context) error {
 	s.switchLocked(cfg, opened)
 	s.logger.Info("config reloaded", "sites", len(rt.sites))
 	return nil
+}
+
+// Certificates lists the certificates the instance serves or manages.
+func (s *Server) Certificates(ctx context.Context) ([]certs.CertInfo, error) {
+	return s.certs.List(ctx)
+}
+
+// Renew renews one managed certificate now and returns the one in service.
+func (s *Server) Renew(ctx context.Context, name string, force bool) (certs.CertInfo, error) {
+	return s.certs.Renew(ctx, name, force)
 }
