@@ -60,6 +60,10 @@ type Options struct {
 	// Zero means 2 seconds.
 	FilePollInterval time.Duration
 
+	// RenewInterval is how often managed certificates are checked for
+	// renewal. Zero means CertMagic's default (10 minutes).
+	RenewInterval time.Duration
+
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -158,8 +162,9 @@ func New(opts Options) (*Manager, error) {
 	m.managed.Store(&managedSet{})
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.cache = certmagic.NewCache(certmagic.CacheOptions{
-		GetConfigForCert: m.configForCert,
-		Logger:           newZapLogger(logger),
+		GetConfigForCert:   m.configForCert,
+		RenewCheckInterval: opts.RenewInterval,
+		Logger:             newZapLogger(logger),
 	})
 	go m.maintain()
 	return m, nil

@@ -16,6 +16,7 @@ const (
 	defaultAdminAddr         = "127.0.0.1:2019"
 	defaultRootDataDir       = "/var/lib/tlsgate"
 	defaultShutdownTimeout   = 30 * time.Second
+	defaultRenewInterval     = 10 * time.Minute
 	defaultMaxHeaderBytes    = 1 << 20
 	defaultReadHeaderTimeout = 10 * time.Second
 	defaultIdleTimeout       = 2 * time.Minute
@@ -138,6 +139,7 @@ func (c *Config) WithDefaultsFrom(env DefaultsEnv) *Config {
 	orDefault(&d.Listen.HTTPS, defaultHTTPSAddr)
 	orDefault(&d.Admin, defaultAdminAddr)
 	setDuration(&d.ShutdownTimeout, defaultShutdownTimeout)
+	setDuration(&d.RenewInterval, defaultRenewInterval)
 	if d.Limits.MaxHeaderBytes == 0 {
 		d.Limits.MaxHeaderBytes = defaultMaxHeaderBytes
 	}

@@ -31,6 +31,11 @@ type Config struct {
 	// ShutdownTimeout is how long SIGTERM waits for in-flight requests.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 
+	// RenewInterval is how often managed certificates are checked for
+	// renewal (and their ACME Renewal Information refreshed). Zero means
+	// 10 minutes; short-lived certificates may want less.
+	RenewInterval Duration `yaml:"renew_interval"`
+
 	// TrustedProxies are CIDRs (or bare IPs) whose X-Forwarded-*/Forwarded
 	// headers are kept and extended instead of replaced.
 	TrustedProxies []string `yaml:"trusted_proxies"`

@@ -91,7 +91,12 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	cfg = cfg.WithDefaults()
 
-	mgr, err := certs.New(certs.Options{DataDir: cfg.DataDir, Logger: logger.With("component", "certs")})
+	mgr, err := certs.New(certs.Options{
+		DataDir:       cfg.DataDir,
+		RenewInterval: time.Duration(cfg.RenewInterval),
+		Logger:        logger.With("component", "certs"),
+		Now:           opts.Now,
+	})
 	if err != nil {
 		return nil, err
 	}
