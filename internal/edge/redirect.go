@@ -1,5 +1,6 @@
 // Package edge holds the policies applied around a site's handlers before
-// a request reaches a route: the plain-HTTP redirect to HTTPS and HSTS.
+// a request reaches a route: the plain-HTTP redirect to HTTPS, HSTS, CORS
+// (answered here, on rs/cors) and header edits with security headers.
 //
 // Each policy is an http.Handler (or a wrapper of one) built once per
 // config load; requests only read what was computed then.
