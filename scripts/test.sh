@@ -35,6 +35,14 @@ if ! command -v staticcheck >/dev/null; then
   go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 fi
 
+# Pebble with ARI and profiles, for the ACME tests (Debian's 2.4 has neither).
+gobin="$(go env GOPATH)/bin"
+if [ ! -x "$gobin/pebble" ] || [ ! -x "$gobin/pebble-challtestsrv" ]; then
+  echo "installing pebble v2.10.1"
+  (cd / && go install github.com/letsencrypt/pebble/v2/cmd/pebble@v2.10.1 \
+    github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv@v2.10.1)
+fi
+
 echo "== go vet"
 go vet ./...
 echo "== staticcheck"

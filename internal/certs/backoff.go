@@ -137,6 +137,8 @@ func Hint(err error) string {
 	switch {
 	case errors.Is(err, errBackoff):
 		return "earlier attempts failed; tlsgate waits before asking the CA again so it does not hit its rate limits (tlsgate renew --force NAME tries now)"
+	case strings.Contains(msg, "performing request") || strings.Contains(msg, "fetching new nonce") || strings.Contains(msg, "provisioning client"):
+		return "tlsgate could not reach the ACME server: check acme.directory, this machine's DNS and outbound HTTPS (port 443)"
 	case strings.Contains(msg, "ratelimited") || strings.Contains(msg, "too many"):
 		return "the CA's rate limit was hit; tlsgate waits at least an hour before trying again. Use letsencrypt-staging while testing"
 	case strings.Contains(msg, "nxdomain") || strings.Contains(msg, "no valid a records") || strings.Contains(msg, "dns problem"):

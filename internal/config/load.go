@@ -83,10 +83,17 @@ func Parse(file string, data []byte, opts LoadOptions) (*Config, error) {
 	if root != nil {
 		d.decode(root, reflect.ValueOf(c).Elem(), "")
 	}
+	c.positions, c.values = d.keys, d.values
 	if len(d.errs) > 0 {
+		// Report every problem at once: validation still runs on what did
+		// decode, minus its findings about values that did not.
+		if c.resolvePaths() == nil {
+			for _, e := range unrelated(Errors(c.Validate()), Errors(errors.Join(d.errs...))) {
+				d.errs = append(d.errs, e)
+			}
+		}
 		return nil, joinSorted(d.errs)
 	}
-	c.positions, c.values = d.keys, d.values
 	if err := c.resolvePaths(); err != nil {
 		return nil, err
 	}
@@ -94,6 +101,39 @@ func Parse(file string, data []byte, opts LoadOptions) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// unrelated returns the validation errors that are not about the mapping
+// that holds a value that failed to decode (a misspelt key leaves its
+// mapping's intent unclear: "hostz" would also read as "no hosts"): those
+// would only repeat the decode error in other words.
+func unrelated(validation, decode []*Error) []*Error {
+	var out []*Error
+	for _, v := range validation {
+		related := false
+		for _, d := range decode {
+			base := parentPath(d.Path)
+			if base == "" {
+				base = d.Path // a top-level key stands alone
+			}
+			if pathWithin(v.Path, base) || pathWithin(base, v.Path) {
+				related = true
+				break
+			}
+		}
+		if !related {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// pathWithin reports whether key path p is base or lies under it.
+func pathWithin(p, base string) bool {
+	if base == "" || p == base {
+		return true
+	}
+	return strings.HasPrefix(p, base) && (p[len(base)] == '.' || p[len(base)] == '[')
 }
 
 // parseYAML returns the root node of the single document in data, or nil

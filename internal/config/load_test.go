@@ -157,8 +157,11 @@ func TestDecodeErrors(t *testing.T) {
 		{"bad size", "limits: {max_header_bytes: 1XB}\n" + baseSite, []errorWant{{"limits.max_header_bytes", "1:28", "is not a size"}}},
 		{"duplicate key", "email: a@b.test\nemail: c@d.test\n" + baseSite, []errorWant{{"email", "2:1", "already set at line 1"}}},
 		{"unset variable", "email: ${NOPE}\n" + baseSite, []errorWant{{"email", "1:8", "${NOPE} is not set; set NOPE in the environment or the env file, or write ${NOPE:-default}"}}},
-		{"self alias", "a: &x [*x]\n", []errorWant{{"a", "1:1", "unknown key"}}},
-		// Decoding goes on after an error, so both are reported.
+		{"self alias", "a: &x [*x]\n" + baseSite, []errorWant{{"a", "1:1", "unknown key"}}},
+		// Decoding goes on after an error, so both are reported; validation
+		// too, except about the mapping that held the bad key.
+		{"decode and validation", "email: [a]\nshutdown_timeout: -1s\n" + baseSite,
+			[]errorWant{{"email", "1:8", "want a single value"}, {"shutdown_timeout", "2:19", "negative"}}},
 		{"several", "email: [a]\nsites:\n  - hostz: [a]\n",
 			[]errorWant{{"email", "1:8", "want a single value"}, {"sites[0].hostz", "3:5", `did you mean "hosts"?`}}},
 		{"yaml syntax", "sites:\n  - hosts: [a.test]\n   routes: x\n", []errorWant{{"", "3:1", "YAML syntax: did not find expected '-' indicator"}}},

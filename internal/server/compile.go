@@ -109,11 +109,22 @@ func (s *Server) compileRoutes(cfg *config.Config, i int, trusted []netip.Prefix
 		}
 		routes = append(routes, route.Route{Prefix: rc.Path, Handler: h})
 	}
+	// CORS innermost, so preflights stop before the routes; HSTS outside it,
+	// so preflight answers carry it too; header edits outermost, so they
+	// apply to every answer (the proxy still replaces forwarding and
+	// client-certificate headers after the request edits).
 	var h http.Handler = route.NewPaths(routes)
+	if sc.CORS != nil {
+		var err error
+		if h, err = edge.CORS(h, *sc.CORS, s.logger.With("component", "cors")); err != nil {
+			at := fmt.Sprintf("sites[%d].cors", i)
+			return nil, fmt.Errorf("%s: %s: %w", cfg.Position(at), at, err)
+		}
+	}
 	if sc.HSTS != nil {
 		h = edge.HSTS(h, time.Duration(sc.HSTS.MaxAge), sc.HSTS.IncludeSubdomains, sc.HSTS.Preload)
 	}
-	return h, nil
+	return edge.Headers(h, sc.Headers, sc.SecurityHeaders), nil
 }
 
 func (s *Server) compileAction(rc config.Route, trusted []netip.Prefix) (http.Handler, error) {
