@@ -69,14 +69,6 @@ func (s *Server) closeBound(role string, b *boundListener) {
 	s.logger.Info("stopped listening", "role", role, "address", b.addr)
 }
 
-func (s *Server) closeListeners() {
-	for role, b := range s.bound {
-		b.closing.Store(true)
-		b.ln.Close()
-		delete(s.bound, role)
-	}
-}
-
 // serve runs one listener's accept loop in its own goroutine.
 func (s *Server) serve(role string, b *boundListener) {
 	s.serving.Add(1)
