@@ -46,7 +46,8 @@ its private keys are readable by the owner only.`,
   tlsgate ca cert > tlsgate-root.pem
   curl --cacert "$(tlsgate ca cert --path)" https://localhost:8443/`,
 	}
-	cmd.AddCommand(newCAInitCmd(e), newCACertCmd(e))
+	cmd.AddCommand(newCAInitCmd(e), newCACertCmd(e),
+		newCAIssueCmd(e), newCASignCmd(e), newCATrustCmd(e, true), newCATrustCmd(e, false), newCAEnvCmd(e))
 	return cmd
 }
 

@@ -94,6 +94,7 @@ with the headers they need to know they are behind HTTPS.`,
 		newRenewCmd(e),
 		newCACmd(e),
 		newVersionCmd(e),
+		newKeyCmd(e), newCSRCmd(e), newInspectCmd(e),
 	)
 	return root
 }
