@@ -9,7 +9,7 @@
 package main
 
 import (
-	"bufio"
+	"context"
 	"crypto/tls"
 	"flag"
 	"fmt"
@@ -20,8 +20,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/net/http2"
 )
 
 func main() {
@@ -37,19 +35,25 @@ func main() {
 		os.Exit(2)
 	}
 
-	alpn := "http/1.1"
-	if *proto == "h2" {
-		alpn = "h2"
-	}
 	// The benchmark certificate is self-signed; what is measured is the
 	// server's memory, not the client's trust decisions.
-	cfg := &tls.Config{
-		ServerName:         *sni,
-		NextProtos:         []string{alpn},
-		CurvePreferences:   []tls.CurveID{tls.X25519}, // as h2load and newconns
-		InsecureSkipVerify: true,
+	var protos http.Protocols
+	if *proto == "h1" {
+		protos.SetHTTP1(true)
+	} else {
+		protos.SetHTTP2(true)
 	}
-	h2t := &http2.Transport{}
+	tr := &http.Transport{
+		TLSClientConfig: &tls.Config{
+			ServerName:         *sni,
+			CurvePreferences:   []tls.CurveID{tls.X25519}, // as h2load and newconns
+			InsecureSkipVerify: true,
+		},
+		Protocols:           &protos,
+		DisableCompression:  true,
+		TLSHandshakeTimeout: 10 * time.Second,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+	}
 
 	var (
 		mu      sync.Mutex
@@ -62,7 +66,7 @@ func main() {
 	for range *workers {
 		wg.Go(func() {
 			for next.Add(1) <= int64(*n) {
-				c, err := open(*addr, *sni, cfg, h2t, *proto)
+				c, err := open(tr, *addr, *sni)
 				if err != nil {
 					failed.Add(1)
 					lastErr.Store(err.Error())
@@ -93,63 +97,33 @@ func main() {
 
 // open makes one TLS connection, sends one GET and reads the whole answer,
 // leaving the connection idle and open.
-func open(addr, host string, cfg *tls.Config, h2t *http2.Transport, proto string) (io.Closer, error) {
-	raw, err := net.DialTimeout("tcp", addr, 5*time.Second)
+func open(tr *http.Transport, addr, host string) (io.Closer, error) {
+	// The connection lives as long as the context given to NewClientConn,
+	// so only the dial and the request are bounded.
+	cc, err := tr.NewClientConn(context.Background(), "https", addr)
 	if err != nil {
 		return nil, err
 	}
-	conn := tls.Client(raw, cfg)
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	if err := conn.Handshake(); err != nil {
-		raw.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", "https://"+host+"/", nil)
+	if err != nil {
+		cc.Close()
 		return nil, err
 	}
-	req, _ := http.NewRequest("GET", "https://"+host+"/", nil)
-	if proto == "h1" {
-		err = requestH1(conn, req)
-	} else {
-		var cc *http2.ClientConn
-		if cc, err = h2t.NewClientConn(conn); err == nil {
-			err = requestH2(cc, req)
-		}
-	}
-	if err != nil {
-		conn.Close()
-		return nil, err
-	}
-	conn.SetDeadline(time.Time{})
-	return conn, nil
-}
-
-func requestH1(conn *tls.Conn, req *http.Request) error {
-	if err := req.Write(conn); err != nil {
-		return err
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK || resp.Close {
-		return fmt.Errorf("status %d, close %v", resp.StatusCode, resp.Close)
-	}
-	return nil
-}
-
-func requestH2(cc *http2.ClientConn, req *http.Request) error {
 	resp, err := cc.RoundTrip(req)
 	if err != nil {
-		return err
+		cc.Close()
+		return nil, err
 	}
-	defer resp.Body.Close()
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		return err
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("status %d", resp.StatusCode)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("status %d", resp.StatusCode)
+	if err != nil {
+		cc.Close()
+		return nil, err
 	}
-	return nil
+	return cc, nil
 }
