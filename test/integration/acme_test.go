@@ -372,3 +372,26 @@ func TestACMECrashLoop(t *testing.T) {
 }
 
 func newGet(url string) (*http.Request, error) { return http.NewRequest(http.MethodGet, url, nil) }
+
+// TestACMEFallback: when the primary CA cannot be reached, the fallback
+// directory issues (as Caddy falls back from Let's Encrypt to ZeroSSL).
+func TestACMEFallback(t *testing.T) {
+	t.Parallel()
+	dead := fmt.Sprintf("https://127.0.0.1:%d/dir", freePort(t))
+	p, inst := startACME(t, pebbleOptions{}, func(p *pebbleCA) string {
+		return fmt.Sprintf(`email: ops@example.com
+acme:
+  directory: %s
+  fallback: %s
+  trusted_roots: [%s]
+  challenges: [http-01]
+`, dead, p.Directory, p.CertFile)
+	}, acmeSites)
+	leaf, err := served(inst, "a.example.com", p.roots(t))
+	if err != nil {
+		t.Fatalf("no certificate from the fallback CA: %v", err)
+	}
+	if !strings.HasPrefix(leaf.Issuer.CommonName, "Pebble") {
+		t.Errorf("issuer %q; want Pebble (the fallback)", leaf.Issuer.CommonName)
+	}
+}
