@@ -3,7 +3,6 @@ package truststore
 import (
 	"encoding/pem"
 	"path/filepath"
-	"strings"
 )
 
 // SystemStore is the operating system's trust store. On Linux it is an
@@ -18,6 +17,10 @@ type SystemStore struct {
 	// Update is the command, with arguments, that rebuilds the system bundle
 	// after Dir changed (Linux), e.g. update-ca-certificates.
 	Update []string
+	// UpdateAfterRemove, if set, replaces Update after the root was removed.
+	// Debian's update-ca-certificates rebuilds the bundle but leaves the
+	// /etc/ssl/certs links of a deleted local root behind unless --fresh.
+	UpdateAfterRemove []string
 	// Keychain is the keychain file (macOS).
 	Keychain string
 }
@@ -33,7 +36,13 @@ func (s SystemStore) location() string {
 
 func (s SystemStore) path(root Root) string { return filepath.Join(s.Dir, root.FileName()) }
 
-func (s SystemStore) updateName() string { return strings.Join(s.Update, " ") }
+// updateCommand is the command to run after adding (or removing) a root.
+func (s SystemStore) updateCommand(removed bool) []string {
+	if removed && len(s.UpdateAfterRemove) > 0 {
+		return s.UpdateAfterRemove
+	}
+	return s.Update
+}
 
 // rootPEM is the root as one PEM block.
 func rootPEM(root Root) []byte {

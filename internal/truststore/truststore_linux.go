@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // DefaultSystemStore finds this machine's trust store layout by the
@@ -18,7 +19,8 @@ import (
 func DefaultSystemStore() SystemStore {
 	layouts := []SystemStore{
 		{Name: "fedora", Dir: "/etc/pki/ca-trust/source/anchors", Update: []string{"update-ca-trust", "extract"}},
-		{Name: "debian", Dir: "/usr/local/share/ca-certificates", Update: []string{"update-ca-certificates"}},
+		{Name: "debian", Dir: "/usr/local/share/ca-certificates", Update: []string{"update-ca-certificates"},
+			UpdateAfterRemove: []string{"update-ca-certificates", "--fresh"}},
 		{Name: "arch", Dir: "/etc/ca-certificates/trust-source/anchors", Update: []string{"trust", "extract-compat"}},
 		{Name: "opensuse", Dir: "/usr/share/pki/trust/anchors", Update: []string{"update-ca-certificates"}},
 	}
@@ -61,10 +63,11 @@ func (s SystemStore) install(ctx context.Context, root Root, o *Options) (bool, 
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		return false, "", fmt.Errorf("add %s: %w", path, err)
 	}
-	if _, err := o.run(ctx, s.Update[0], s.Update[1:]...); err != nil {
+	update := s.updateCommand(false)
+	if _, err := o.run(ctx, update[0], update[1:]...); err != nil {
 		return true, "", fmt.Errorf("added %s, but rebuilding the system bundle failed: %w", path, err)
 	}
-	return true, fmt.Sprintf("added %s, ran %s", path, s.updateName()), nil
+	return true, fmt.Sprintf("added %s, ran %s", path, strings.Join(update, " ")), nil
 }
 
 func (s SystemStore) uninstall(ctx context.Context, root Root, o *Options) (bool, string, error) {
@@ -74,8 +77,29 @@ func (s SystemStore) uninstall(ctx context.Context, root Root, o *Options) (bool
 	} else if err != nil {
 		return false, "", fmt.Errorf("remove %s: %w", path, err)
 	}
-	if _, err := o.run(ctx, s.Update[0], s.Update[1:]...); err != nil {
+	update := s.updateCommand(true)
+	if _, err := o.run(ctx, update[0], update[1:]...); err != nil {
 		return true, "", fmt.Errorf("removed %s, but rebuilding the system bundle failed: %w", path, err)
 	}
-	return true, fmt.Sprintf("removed %s, ran %s", path, s.updateName()), nil
+	detail := fmt.Sprintf("removed %s, ran %s", path, strings.Join(update, " "))
+	if alias, ok := removeJavaHookAlias(ctx, root, o); ok {
+		detail += fmt.Sprintf(", removed %q from %s", alias, o.Java.Keystore)
+	}
+	return true, detail, nil
+}
+
+// removeJavaHookAlias undoes what Debian's ca-certificates-java hook did
+// when the root was added: it imported it into the JDK keystore as
+// "debian:NAME.pem", and it never hears of a local root's removal.
+func removeJavaHookAlias(ctx context.Context, root Root, o *Options) (string, bool) {
+	j := o.Java
+	if j.Keytool == "" || j.Keystore == "" || !writable(j.Keystore) {
+		return "", false
+	}
+	alias := "debian:" + strings.TrimSuffix(root.FileName(), ".crt") + ".pem"
+	if _, err := o.run(ctx, j.Keytool, "-list", "-keystore", j.Keystore, "-storepass", j.password(), "-alias", alias); err != nil {
+		return "", false
+	}
+	_, err := o.run(ctx, j.Keytool, "-delete", "-keystore", j.Keystore, "-storepass", j.password(), "-alias", alias)
+	return alias, err == nil
 }

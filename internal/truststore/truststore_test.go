@@ -91,7 +91,8 @@ func TestSystemStoreFiles(t *testing.T) {
 	root := testRoot(t)
 	dir := t.TempDir()
 	rec := &recorder{}
-	o := Options{IsRoot: true, System: SystemStore{Name: "debian", Dir: dir, Update: []string{"update-ca-certificates"}}, Run: rec.run}
+	o := Options{IsRoot: true, System: SystemStore{Name: "debian", Dir: dir,
+		Update: []string{"update-ca-certificates"}, UpdateAfterRemove: []string{"update-ca-certificates", "--fresh"}}, Run: rec.run}
 	ctx := context.Background()
 	path := filepath.Join(dir, root.FileName())
 
@@ -118,7 +119,7 @@ func TestSystemStoreFiles(t *testing.T) {
 	if res := Uninstall(ctx, root, []string{StoreSystem}, o); res[0].Changed || !strings.Contains(res[0].Detail, "not present") {
 		t.Errorf("second uninstall: %+v; want not present", res[0])
 	}
-	want := []string{"update-ca-certificates", "update-ca-certificates"}
+	want := []string{"update-ca-certificates", "update-ca-certificates --fresh"}
 	if !reflect.DeepEqual(rec.cmds, want) {
 		t.Errorf("commands run: %q; want %q (once per change)", rec.cmds, want)
 	}

@@ -1,8 +1,12 @@
 package pki
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -122,5 +126,19 @@ func TestTrustSystem(t *testing.T) {
 	}
 	if r := s.curl(url); r.Code == 0 {
 		t.Errorf("curl still trusts the local CA after ca untrust: %s", r)
+	}
+	// Nothing is left behind: no link in /etc/ssl/certs (Debian), no copy
+	// in the JDK keystore made by Debian's ca-certificates-java hook.
+	block, _ := pem.Decode([]byte(readFile(t, filepath.Join(s.DataDir, "ca", "root.crt"))))
+	sum := sha256.Sum256(block.Bytes)
+	name := "tlsgate-" + hex.EncodeToString(sum[:])[:16]
+	if left, _ := filepath.Glob("/etc/ssl/certs/" + name + "*"); len(left) > 0 {
+		t.Errorf("left behind after untrust: %v", left)
+	}
+	if keytool, err := exec.LookPath("keytool"); err == nil {
+		r := s.run(nil, keytool, "-list", "-cacerts", "-storepass", "changeit")
+		if strings.Contains(r.Stdout, name) {
+			t.Errorf("the JDK keystore still holds %s after untrust", name)
+		}
 	}
 }
