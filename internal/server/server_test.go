@@ -1,0 +1,194 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tlsgate/tlsgate/internal/config"
+)
+
+// testServer runs a Server whose config comes from yaml, which may be
+// replaced between reloads. Listeners use 127.0.0.1:0.
+type testServer struct {
+	*Server
+	mu     sync.Mutex
+	yaml   string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func (ts *testServer) setConfig(yaml string) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.yaml = yaml
+}
+
+func startServer(t *testing.T, yaml string) *testServer {
+	t.Helper()
+	dataDir := filepath.Join(t.TempDir(), "data")
+	ts := &testServer{yaml: yaml, done: make(chan error, 1)}
+	load := func() (*config.Config, error) {
+		ts.mu.Lock()
+		text := "data_dir: " + dataDir + "\nadmin: \"\"\n" + ts.yaml
+		ts.mu.Unlock()
+		return config.Parse(filepath.Join(dataDir, "tlsgate.yaml"), []byte(text), config.LoadOptions{})
+	}
+	srv, err := New(context.Background(), Options{
+		Load:   load,
+		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
+	})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	ts.Server = srv
+	ctx, cancel := context.WithCancel(context.Background())
+	ts.cancel = cancel
+	go func() { ts.done <- srv.Run(ctx, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-ts.done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return ts
+}
+
+const twoSites = `listen: {http: "127.0.0.1:0", https: "127.0.0.1:0"}
+sites:
+  - hosts: [a.test]
+    routes: [{path: /, respond: {body: "site a"}}]
+  - hosts: [b.test]
+    routes: [{path: /, respond: {body: "site b"}}]
+`
+
+// get sends one request over a TLS connection made with serverName (the
+// certificate is not checked here) and Host header host.
+func get(t *testing.T, addr net.Addr, serverName, host string) (int, string) {
+	t.Helper()
+	tr := &http.Transport{
+		TLSClientConfig: &tls.Config{ServerName: serverName, InsecureSkipVerify: true},
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", addr.String())
+		},
+	}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get("https://" + host + "/")
+	if err != nil {
+		t.Fatalf("GET with SNI %q Host %q: %v", serverName, host, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func TestHostAndSNI(t *testing.T) {
+	ts := startServer(t, twoSites)
+	addr := ts.Addr("https")
+	tests := []struct {
+		name, sni, host string
+		status          int
+		body            string
+	}{
+		{"matching", "a.test", "a.test", 200, "site a"},
+		{"other site", "b.test", "b.test", 200, "site b"},
+		// A connection made for a.test must not reach b.test's site.
+		{"host of another site", "a.test", "b.test", http.StatusMisdirectedRequest, ""},
+		// An unknown Host goes to the connection's site, like nginx's default server.
+		{"unknown host", "a.test", "c.test", 200, "site a"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := get(t, addr, tc.sni, tc.host)
+			if status != tc.status || tc.body != "" && body != tc.body {
+				t.Errorf("got %d %q; want %d %q", status, body, tc.status, tc.body)
+			}
+		})
+	}
+}
+
+func TestReloadFailureKeepsServing(t *testing.T) {
+	ts := startServer(t, twoSites)
+	addr := ts.Addr("https")
+	ts.setConfig("sites: [{hosts: [a.test], routes: [{path: /, bogus: 1}]}]\n")
+	err := ts.Reload(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "bogus") {
+		t.Fatalf("Reload of a broken config: %v; want an error naming the bad key", err)
+	}
+	if status, body := get(t, addr, "a.test", "a.test"); status != 200 || body != "site a" {
+		t.Errorf("after a failed reload: %d %q; want the old config serving", status, body)
+	}
+}
+
+func TestReloadRebindsChangedAddress(t *testing.T) {
+	ts := startServer(t, twoSites)
+	old := ts.Addr("https")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newAddr := ln.Addr().String()
+	ln.Close()
+	ts.setConfig(strings.Replace(twoSites, `https: "127.0.0.1:0"`, fmt.Sprintf("https: %q", newAddr), 1))
+	if err := ts.Reload(context.Background()); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	if got := ts.Addr("https").String(); got != newAddr {
+		t.Fatalf("https listens on %s; want %s", got, newAddr)
+	}
+	if status, _ := get(t, ts.Addr("https"), "a.test", "a.test"); status != 200 {
+		t.Errorf("new address answers %d", status)
+	}
+	if c, err := net.DialTimeout("tcp", old.String(), time.Second); err == nil {
+		c.Close()
+		t.Errorf("old address %s still accepts connections", old)
+	}
+}
+
+func TestReloadBindFailureChangesNothing(t *testing.T) {
+	ts := startServer(t, twoSites)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	ts.setConfig(strings.Replace(twoSites, `https: "127.0.0.1:0"`, fmt.Sprintf("https: %q", busy.Addr()), 1))
+	err = ts.Reload(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "already in use") {
+		t.Fatalf("Reload onto a busy port: %v; want 'already in use'", err)
+	}
+	if status, _ := get(t, ts.Addr("https"), "b.test", "b.test"); status != 200 {
+		t.Errorf("after a failed rebind the old listener answers %d", status)
+	}
+}
+
+func TestListenErrors(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	_, err = listen("https", busy.Addr().String())
+	if err == nil || !strings.Contains(err.Error(), "already in use") || !strings.Contains(err.Error(), "listen.https") {
+		t.Errorf("busy port: %v; want a message naming the address and listen.https", err)
+	}
+	sock := filepath.Join(t.TempDir(), "admin.sock")
+	ln, err := listen("admin", "unix:"+sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if _, err := listen("admin", "unix:"+sock); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Errorf("second listener on a live socket: %v; want 'in use'", err)
+	}
+}
