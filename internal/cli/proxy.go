@@ -139,6 +139,12 @@ func (pf *proxyFlags) printReady(e *env, cfg *config.Config, s *server.Server) {
 		root := s.LocalRootPath()
 		fmt.Fprintf(w, "Certificates come from tlsgate's local CA; its root certificate is\n  %s\n", root)
 		fmt.Fprintf(w, "Try it:\n  curl --cacert %s %s\n", root, url)
+		dd := ""
+		if pf.dataDir.dir != "" {
+			dd = " --data-dir " + cfg.DataDir
+		}
+		fmt.Fprintf(w, "Trust it in browsers and the system store:  tlsgate ca trust%s\n", dd)
+		fmt.Fprintf(w, "Trust it in Python requests/httpx and Node:  eval \"$(tlsgate ca env%s)\"\n", dd)
 	}
 	if a := s.Addr("http"); a != nil {
 		fmt.Fprintf(w, "Plain HTTP on %s redirects to HTTPS.\n", a)
