@@ -90,6 +90,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	cfg = cfg.WithDefaults()
+	if err := checkDataDir(cfg.DataDir); err != nil {
+		return nil, &ConfigError{Err: err}
+	}
 
 	mgr, err := certs.New(certs.Options{
 		DataDir:       cfg.DataDir,
