@@ -131,13 +131,9 @@ that failed attempts left behind.`,
   tlsgate renew -c tlsgate.yaml --force app.example.com www.app.example.com`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := cf.load(e)
+			addr, err := cf.adminAddr(e, "renew needs a running instance with an admin address")
 			if err != nil {
 				return err
-			}
-			addr := *cfg.WithDefaults().Admin
-			if addr == "" {
-				return usage(errors.New("the admin API is off in this config (admin: \"\"); renew needs a running instance with an admin address"))
 			}
 			var errs []error
 			for _, name := range args {

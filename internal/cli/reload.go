@@ -26,13 +26,9 @@ instance keeps serving the previous one.`,
 		Example: `  tlsgate reload -c tlsgate.yaml`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := cf.load(e)
+			addr, err := cf.adminAddr(e, "send SIGHUP to the tlsgate process instead")
 			if err != nil {
 				return err
-			}
-			addr := *cfg.WithDefaults().Admin
-			if addr == "" {
-				return usage(errors.New("the admin API is off in this config (admin: \"\"); send SIGHUP to the tlsgate process instead"))
 			}
 			if err := adminCall(cmd.Context(), addr, http.MethodPost, "/reload", nil); err != nil {
 				return err
@@ -43,6 +39,20 @@ instance keeps serving the previous one.`,
 	}
 	cf.register(cmd.Flags())
 	return cmd
+}
+
+// adminAddr is the admin API address of the instance the config describes;
+// instead says what to do when the config turns the admin API off.
+func (f *configFlags) adminAddr(e *env, instead string) (string, error) {
+	cfg, err := f.load(e)
+	if err != nil {
+		return "", err
+	}
+	addr := *cfg.WithDefaults().Admin
+	if addr == "" {
+		return "", usage(fmt.Errorf("the admin API is off in this config (admin: \"\"); %s", instead))
+	}
+	return addr, nil
 }
 
 // errNotRunning means no instance answered on the admin address.
