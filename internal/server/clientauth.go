@@ -17,8 +17,11 @@ import (
 type clientAuth struct {
 	required bool
 	roots    *x509.CertPool
-	logger   *slog.Logger
-	now      func() time.Time
+	// inter holds intermediates we know, so clients that send only their
+	// leaf (openssl s_client -cert, many libraries) still verify.
+	inter  []*x509.Certificate
+	logger *slog.Logger
+	now    func() time.Time
 }
 
 // compileClientAuth loads the trusted client CAs of a site. The local CA's
@@ -41,29 +44,30 @@ func (s *Server) compileClientAuth(ca *config.ClientAuth) (*clientAuth, error) {
 			pool.AddCert(c)
 		}
 	}
+	var inter []*x509.Certificate
 	if ca.LocalCA {
 		local, _, err := pki.InitLocalCA(s.certs.LocalCADir(), "")
 		if err != nil {
 			return nil, fmt.Errorf("client_auth.local_ca: %w", err)
 		}
 		pool.AddCert(local.Root)
+		inter = local.Chain
 	}
 	return &clientAuth{
 		required: ca.Mode != config.ClientAuthOptional,
 		roots:    pool,
+		inter:    inter,
 		logger:   s.logger.With("component", "client_auth"),
 		now:      s.opts.Now,
 	}, nil
 }
 
 // apply sets c to ask for client certificates and verify them. Verification
-// is ours rather than crypto/tls's so a refusal is logged with its reason
-// (unknown CA, expired, not a client certificate) before the alert goes out.
+// is ours rather than crypto/tls's, and so is the check that a required
+// certificate was sent, so every refusal is logged with its reason (none
+// sent, unknown CA, expired, not a client certificate) before the alert.
 func (ca *clientAuth) apply(c *tls.Config) {
 	c.ClientAuth = tls.RequestClientCert
-	if ca.required {
-		c.ClientAuth = tls.RequireAnyClientCert
-	}
 	c.VerifyConnection = ca.verify
 }
 
@@ -77,7 +81,7 @@ func (ca *clientAuth) verify(cs tls.ConnectionState) error {
 	}
 	leaf := cs.PeerCertificates[0]
 	inter := x509.NewCertPool()
-	for _, c := range cs.PeerCertificates[1:] {
+	for _, c := range append(cs.PeerCertificates[1:], ca.inter...) {
 		inter.AddCert(c)
 	}
 	_, err := leaf.Verify(x509.VerifyOptions{
@@ -100,7 +104,7 @@ func clientCertReason(err error, leaf *x509.Certificate, now time.Time) string {
 	var invalid x509.CertificateInvalidError
 	switch {
 	case errors.As(err, &unknown):
-		return "issued by a CA this site does not trust (client_auth.ca_files)"
+		return "issued by a CA this site does not trust (client_auth.ca_files, client_auth.local_ca)"
 	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
 		if now.Before(leaf.NotBefore) {
 			return "not valid yet (not before " + leaf.NotBefore.Format(time.RFC3339) + ")"
