@@ -245,6 +245,10 @@ type Route struct {
 
 	// Respond answers with a fixed status and body.
 	Respond *Respond `yaml:"respond"`
+
+	// CORS is this route's cross-origin policy; it replaces the site's
+	// for requests this route serves.
+	CORS *CORS `yaml:"cors"`
 }
 
 // Static is a file server root. In YAML it is either a directory string or a

@@ -28,6 +28,7 @@ func (v *validator) routes(site string, routes []Route) {
 }
 
 func (v *validator) route(path string, r *Route) {
+	v.cors(path+".cors", r.CORS)
 	actions := 0
 	for _, set := range []bool{len(r.To) > 0, r.Static != nil, r.Respond != nil} {
 		if set {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -102,25 +103,28 @@ func (s *Server) compileRoutes(cfg *config.Config, i int, trusted []netip.Prefix
 	sc := cfg.Sites[i]
 	routes := make([]route.Route, 0, len(sc.Routes))
 	for j, rc := range sc.Routes {
+		at := fmt.Sprintf("sites[%d].routes[%d]", i, j)
 		h, err := s.compileAction(rc, trusted)
 		if err != nil {
-			at := fmt.Sprintf("sites[%d].routes[%d]", i, j)
 			return nil, fmt.Errorf("%s: %s: %w", cfg.Position(at), at, err)
+		}
+		// CORS is per route (a route's own policy replaces the site's),
+		// innermost, so preflights stop before the action.
+		if c := cmp.Or(rc.CORS, sc.CORS); c != nil {
+			if h, err = edge.CORS(h, *c, s.logger.With("component", "cors")); err != nil {
+				at += ".cors"
+				if rc.CORS == nil {
+					at = fmt.Sprintf("sites[%d].cors", i)
+				}
+				return nil, fmt.Errorf("%s: %s: %w", cfg.Position(at), at, err)
+			}
 		}
 		routes = append(routes, route.Route{Prefix: rc.Path, Handler: h})
 	}
-	// CORS innermost, so preflights stop before the routes; HSTS outside it,
-	// so preflight answers carry it too; header edits outermost, so they
-	// apply to every answer (the proxy still replaces forwarding and
-	// client-certificate headers after the request edits).
+	// HSTS outside CORS, so preflight answers carry it too; header edits
+	// outermost, so they apply to every answer (the proxy still replaces
+	// forwarding and client-certificate headers after the request edits).
 	var h http.Handler = route.NewPaths(routes)
-	if sc.CORS != nil {
-		var err error
-		if h, err = edge.CORS(h, *sc.CORS, s.logger.With("component", "cors")); err != nil {
-			at := fmt.Sprintf("sites[%d].cors", i)
-			return nil, fmt.Errorf("%s: %s: %w", cfg.Position(at), at, err)
-		}
-	}
 	if sc.HSTS != nil {
 		h = edge.HSTS(h, time.Duration(sc.HSTS.MaxAge), sc.HSTS.IncludeSubdomains, sc.HSTS.Preload)
 	}
