@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -139,4 +140,52 @@ func writeLeaf(t *testing.T, dir, name string, ca *pki.CA, req pki.LeafRequest) 
 	}
 	writeFile(t, dir, name+".crt", string(ca.ChainPEM(leaf)))
 	writeFile(t, dir, name+".key", string(keyPEM))
+}
+
+// TestClientAuthOnlyWhereConfigured: the handshake asks for a client
+// certificate only for the site that uses client_auth, chosen by SNI; and
+// security headers are sent where a site turns them on.
+func TestClientAuthOnlyWhereConfigured(t *testing.T) {
+	t.Parallel()
+	inst := startTLSGate(t, header+`
+sites:
+  - hosts: [open.test]
+    tls: local
+    security_headers: {content_type_nosniff: true, referrer_policy: no-referrer, frame_options: DENY}
+    routes: [{path: /, respond: {body: "open"}}]
+  - hosts: [locked.test]
+    tls: local
+    client_auth: {mode: optional, local_ca: true}
+    routes: [{path: /, respond: {body: "locked"}}]
+`)
+	for _, tc := range []struct {
+		name  string
+		asked bool
+	}{{"open.test", false}, {"locked.test", true}} {
+		asked := false
+		_, err := handshake(inst.HTTPS, &tls.Config{
+			ServerName: tc.name,
+			RootCAs:    inst.rootPool(t),
+			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+				asked = true
+				return &tls.Certificate{}, nil
+			},
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if asked != tc.asked {
+			t.Errorf("%s: asked for a client certificate = %v; want %v", tc.name, asked, tc.asked)
+		}
+	}
+	resp, err := inst.client(t, inst.rootPool(t), true).Get(inst.url("open.test", "/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for h, want := range map[string]string{"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"} {
+		if got := resp.Header.Get(h); got != want {
+			t.Errorf("%s: %q; want %q", h, got, want)
+		}
+	}
 }
