@@ -56,6 +56,10 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err == nil {
 		return exitOK
 	}
+	var ex exitError
+	if errors.As(err, &ex) {
+		return ex.code // the command has already said why
+	}
 	fmt.Fprintf(stderr, "tlsgate: %v\n", err)
 	var ue usageError
 	if errors.As(err, &ue) || isFlagError(err) {
@@ -94,7 +98,8 @@ with the headers they need to know they are behind HTTPS.`,
 		newRenewCmd(e),
 		newCACmd(e),
 		newVersionCmd(e),
-		newKeyCmd(e), newCSRCmd(e), newInspectCmd(e),
+		newKeyCmd(e), newCSRCmd(e), newInspectCmd(e), newStorageCmd(e),
+		newDoctorCmd(e),
 	)
 	return root
 }

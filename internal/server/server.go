@@ -10,9 +10,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,6 +53,7 @@ type Server struct {
 	opts      Options
 	logger    *slog.Logger
 	certs     *certs.Manager
+	store     io.Closer // the certificate storage's connection; closed after certs stop
 	transport *proxy.Transport
 	started   time.Time
 
@@ -94,19 +97,26 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, &ConfigError{Err: err}
 	}
 
+	store, storeCloser, err := openStorage(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
 	mgr, err := certs.New(certs.Options{
 		DataDir:       cfg.DataDir,
+		Storage:       store,
 		RenewInterval: time.Duration(cfg.RenewInterval),
 		Logger:        logger.With("component", "certs"),
 		Now:           opts.Now,
 	})
 	if err != nil {
+		storeCloser.Close()
 		return nil, err
 	}
 	s := &Server{
 		opts:      opts,
 		logger:    logger,
 		certs:     mgr,
+		store:     storeCloser,
 		transport: proxy.NewTransport(),
 		started:   opts.Now(),
 		bound:     make(map[string]*boundListener),
@@ -118,6 +128,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	opened, err := s.openLocked(cfg)
 	if err != nil {
 		mgr.Stop()
+		storeCloser.Close()
 		return nil, err
 	}
 	rt, err := s.compile(ctx, cfg)
@@ -126,6 +137,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 			b.ln.Close()
 		}
 		mgr.Stop()
+		storeCloser.Close()
 		return nil, &ConfigError{Err: err}
 	}
 	s.rt.Store(rt)
@@ -228,6 +240,7 @@ func (s *Server) shutdown() error {
 	s.serving.Wait()
 	s.transport.CloseIdleConnections()
 	s.certs.Stop()
+	s.store.Close()
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("requests still in flight after %s were cut off: %w", timeout, err)
 	}
@@ -248,6 +261,9 @@ func (s *Server) Reload(ctx context.Context) error {
 	old := s.rt.Load()
 	if cfg.DataDir != old.cfg.DataDir {
 		return fmt.Errorf("data_dir changed from %s to %s: that needs a restart", old.cfg.DataDir, cfg.DataDir)
+	}
+	if !reflect.DeepEqual(cfg.Storage, old.cfg.Storage) {
+		return errors.New("storage settings changed: that needs a restart")
 	}
 	// Open new addresses before anything changes, so a failed bind leaves
 	// everything as it was.

@@ -1,0 +1,138 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tlsgate/tlsgate/internal/storage/storagetest"
+)
+
+// logBuffer collects log lines for assertions.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Count(l.b.String(), s)
+}
+
+func newTestEtcd(t *testing.T, server *storagetest.EtcdServer, prefix string, logs *logBuffer) *Etcd {
+	t.Helper()
+	opts := EtcdOptions{
+		Endpoints: []string{server.Endpoint}, Prefix: prefix, LockTTL: 2 * time.Second,
+		RequestTimeout: time.Second, HealthInterval: 200 * time.Millisecond,
+	}
+	if logs != nil {
+		opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	}
+	e, err := NewEtcd(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+func TestEtcdFencesWritesOfALostLock(t *testing.T) {
+	server := storagetest.StartEtcd(t)
+	ctx := context.Background()
+	a := newTestEtcd(t, server, "fence/", nil)
+	b := newTestEtcd(t, server, "fence/", nil)
+	if err := a.Lock(ctx, "issue_cert_a.example"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Store(ctx, "certificates/a.crt", []byte("first")); err != nil {
+		t.Fatalf("store while holding the lock: %v", err)
+	}
+	// The lease ends as it would after TTL without renewals (a paused or
+	// cut-off holder); b takes the lock and the work over.
+	a.mu.Lock()
+	lease := a.held["issue_cert_a.example"].lease
+	a.mu.Unlock()
+	if _, err := b.client.Revoke(ctx, lease); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Lock(ctx, "issue_cert_a.example"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Store(ctx, "certificates/a.crt", []byte("stale")); !errors.Is(err, ErrLockLost) {
+		t.Errorf("store after the lease ended: error = %v; want ErrLockLost", err)
+	}
+	if err := a.Delete(ctx, "certificates/a.crt"); !errors.Is(err, ErrLockLost) {
+		t.Errorf("delete after the lease ended: error = %v; want ErrLockLost", err)
+	}
+	if got, _ := b.Load(ctx, "certificates/a.crt"); string(got) != "first" {
+		t.Errorf("value = %q; want the one written under the live lock", got)
+	}
+	if err := b.Store(ctx, "certificates/a.crt", []byte("second")); err != nil {
+		t.Errorf("the new holder cannot write: %v", err)
+	}
+	// Letting go of the lost lock must not delete the new holder's.
+	_ = a.Unlock(ctx, "issue_cert_a.example")
+	if !b.Exists(ctx, "certificates/a.crt") {
+		t.Fatal("value gone")
+	}
+	resp, err := b.client.Get(ctx, b.lockKey("issue_cert_a.example"))
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Errorf("b's lock key after a's Unlock: %v, %v; want it still there", resp, err)
+	}
+	if err := a.Store(ctx, "certificates/b.crt", []byte("x")); err != nil {
+		t.Errorf("store without locks after Unlock: %v", err)
+	}
+}
+
+func TestEtcdLogsOutageOnce(t *testing.T) {
+	server := storagetest.StartEtcd(t)
+	logs := &logBuffer{}
+	e := newTestEtcd(t, server, "health/", logs)
+	ctx := context.Background()
+	if err := e.Store(ctx, "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	server.Stop()
+	waitFor(t, func() bool { return logs.count("etcd unreachable") > 0 })
+	// Requests fail meanwhile, and the probe keeps failing: still one line.
+	for range 3 {
+		if _, err := e.Load(ctx, "k"); err == nil {
+			t.Fatal("load succeeded with etcd stopped")
+		}
+	}
+	time.Sleep(time.Second) // several probe intervals
+	server.Start()
+	waitFor(t, func() bool { return logs.count("etcd reachable again") > 0 })
+	if got, err := e.Load(ctx, "k"); err != nil || string(got) != "v" {
+		t.Errorf("load after recovery = %q, %v", got, err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := logs.count("etcd unreachable"); n != 1 {
+		t.Errorf("outage logged %d times; want once", n)
+	}
+	if n := logs.count("etcd reachable again"); n != 1 {
+		t.Errorf("recovery logged %d times; want once", n)
+	}
+}
+
+func waitFor(t *testing.T, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 20s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
