@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/load.sh — load benchmark of tlsgate against nginx and Caddy.
 #
-#   ./bench/load.sh            # prints Markdown tables on stdout, progress on stderr
+#   ./bench/load.sh     # ~3.5 min; Markdown tables on stdout, progress on stderr
 #
 # One run, one machine, one backend. Four targets are measured in turn:
 #   backend  the Go backend (bench/backend) hit directly over cleartext
@@ -111,6 +111,7 @@ trap cleanup EXIT
 
 log "building tlsgate and the bench tools"
 go build -o "$WORK/tlsgate" ./cmd/tlsgate
+TLSGATE_REV=$(git describe --always --dirty 2>/dev/null || echo "unknown revision")
 go build -o "$WORK/backend" ./bench/backend
 go build -o "$WORK/idleconns" ./bench/idleconns
 go build -o "$WORK/newconns" ./bench/newconns
@@ -435,6 +436,7 @@ name() { if [ "$1" = backend ]; then echo "backend direct (cleartext)"; else ech
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 cat <<EOF
 Machine: $(nproc) cores, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), Linux $(uname -r).
+Versions: tlsgate $TLSGATE_REV ($(go env GOVERSION)), $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), caddy $(caddy version | cut -d' ' -f1), $(h2load --version | sed 's/^h2load //'), $(openssl version | cut -d' ' -f1-2).
 Load average before: $LOAD_BEFORE; after: $LOAD_AFTER (the benchmark itself keeps about 2 busy; more means other programs competed for the cores).
 
 Median of $ROUNDS rounds. h1: $H1_CONNS connections x 1 request; h2: $H2_CONNS connections x $H2_STREAMS streams; $DURATION s each.
