@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 
@@ -25,8 +26,12 @@ type ACME struct {
 	Email string
 	// TrustedRoots are PEM files of extra roots for the CA's own HTTPS.
 	TrustedRoots []string
-	// Challenges lists the challenge types to use: http-01, tls-alpn-01.
+	// Challenges lists the challenge types to use: http-01, tls-alpn-01,
+	// dns-01. With dns-01 and a DNS provider (DNS, or a site's own), that
+	// site's certificates use dns-01 alone, as CertMagic does.
 	Challenges []string
+	// DNS is the dns-01 provider for sites without their own; nil for none.
+	DNS *DNS
 	// EAB binds the account to one at the CA (ZeroSSL); nil for none.
 	EAB *EAB
 	// Profile is the ACME profile to ask for; "" for the CA's default.
@@ -47,6 +52,13 @@ func (m *Manager) newACMEConfig(a ACME) (*certmagic.Config, []*certmagic.ACMEIss
 	roots, err := loadRoots(a.TrustedRoots)
 	if err != nil {
 		return nil, nil, err
+	}
+	var solver *dnsSolver
+	if a.DNS != nil {
+		// One solver for both issuers: it remembers what it presented.
+		if solver, err = newDNSSolver(*a.DNS, m.logger.With("component", "dns-01")); err != nil {
+			return nil, nil, err
+		}
 	}
 	cfg := certmagic.New(m.cache, certmagic.Config{
 		Storage: m.storage,
@@ -74,6 +86,9 @@ func (m *Manager) newACMEConfig(a ACME) (*certmagic.Config, []*certmagic.ACMEIss
 		if err := setChallengeAddrs(&tmpl, a); err != nil {
 			return nil, nil, err
 		}
+		if solver != nil {
+			tmpl.DNS01Solver = solver
+		}
 		issuers = append(issuers, certmagic.NewACMEIssuer(cfg, tmpl))
 	}
 	// certmagic.New put a default Let's Encrypt issuer in; ours replace it.
@@ -82,6 +97,57 @@ func (m *Manager) newACMEConfig(a ACME) (*certmagic.Config, []*certmagic.ACMEIss
 		cfg.Issuers = append(cfg.Issuers, &backoffIssuer{ACMEIssuer: iss, storage: m.storage, now: m.opts.Now, logger: m.logger})
 	}
 	return cfg, issuers, nil
+}
+
+// acmeConfig is one CertMagic config for ACME sites and the settings it
+// was built from.
+type acmeConfig struct {
+	conf    ACME // with DNS set to the provider its sites use, or nil
+	cfg     *certmagic.Config
+	issuers []*certmagic.ACMEIssuer
+}
+
+// findACME returns the config in list built from settings a, or nil.
+func findACME(list []*acmeConfig, a ACME) *acmeConfig {
+	for _, ac := range list {
+		if reflect.DeepEqual(ac.conf, a) {
+			return ac
+		}
+	}
+	return nil
+}
+
+// dnsFor is the dns-01 provider of a site: its own, else acme.dns, and
+// none when dns-01 is not among the challenges.
+func dnsFor(site SiteTLS, a ACME) *DNS {
+	if !slices.Contains(a.Challenges, "dns-01") {
+		return nil
+	}
+	if site.DNS != nil {
+		return site.DNS
+	}
+	return a.DNS
+}
+
+// setACMELocked makes list the active ACME configs: their issuers answer
+// http-01, and a config that does not use dns-01 answers tls-alpn-01
+// (CertMagic keeps challenge data per process, so any would do).
+func (m *Manager) setACMELocked(list []*acmeConfig) {
+	m.acmes = list
+	m.acmeIssuers = nil
+	m.acmeTLS = nil
+	viaDNS := false // acmeTLS is from a dns-01 config
+	for _, ac := range list {
+		m.acmeIssuers = append(m.acmeIssuers, ac.issuers...)
+		if m.acmeTLS == nil || (viaDNS && ac.conf.DNS == nil) {
+			viaDNS = ac.conf.DNS != nil
+			m.acmeTLS = &tls.Config{
+				MinVersion:     tls.VersionTLS12,
+				NextProtos:     []string{"acme-tls/1"},
+				GetCertificate: ac.cfg.GetCertificate,
+			}
+		}
+	}
 }
 
 // setChallengeAddrs points CertMagic's challenge solvers at our listeners'
@@ -152,8 +218,5 @@ func (m *Manager) HandleHTTPChallenge(w http.ResponseWriter, r *http.Request) bo
 func (m *Manager) ChallengeTLSConfig() *tls.Config {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.acme == nil {
-		return nil
-	}
 	return m.acmeTLS
 }

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -75,6 +74,10 @@ type SiteTLS struct {
 
 	// File mode only.
 	CertFile, KeyFile, KeyPassphraseFile string
+
+	// DNS is this site's own dns-01 provider, overriding ACME.DNS; nil
+	// means ACME.DNS. Used only when ACME.Challenges has dns-01.
+	DNS *DNS
 }
 
 // Source returns the certificate a site presents for one handshake. name is
@@ -107,12 +110,14 @@ type Manager struct {
 	cancel context.CancelFunc
 
 	// mu guards everything below.
-	mu          sync.Mutex
-	local       *certmagic.Config // nil until a site uses the local CA
-	acme        *certmagic.Config // nil until a site uses ACME
-	acmeIssuers []*certmagic.ACMEIssuer
-	acmeTLS     *tls.Config // answers tls-alpn-01 handshakes
-	acmeConf    ACME        // the settings acme was built from
+	mu    sync.Mutex
+	local *certmagic.Config // nil until a site uses the local CA
+	// acmes are the ACME configs of the last Apply, one per distinct
+	// setting (sites with different dns blocks get different ones); the
+	// first is the fallback of configForCert.
+	acmes       []*acmeConfig
+	acmeIssuers []*certmagic.ACMEIssuer // of every config in acmes
+	acmeTLS     *tls.Config             // answers tls-alpn-01 handshakes
 	adhoc       map[string]*staticSource
 	files       map[fileKey]*fileSource
 
@@ -194,6 +199,7 @@ func (m *Manager) Apply(ctx context.Context, sites []SiteTLS, acmeConf ACME) ([]
 	adhoc := make(map[string]*staticSource)
 	files := make(map[fileKey]*fileSource)
 	managed := make(map[string]*certmagic.Config)
+	var acmes []*acmeConfig
 	var errs []error
 	for i, site := range sites {
 		var err error
@@ -201,7 +207,7 @@ func (m *Manager) Apply(ctx context.Context, sites []SiteTLS, acmeConf ACME) ([]
 		case ModeLocal:
 			sources[i], err = m.applyLocalLocked(ctx, site.Hosts, managed)
 		case ModeACME:
-			sources[i], err = m.applyACMELocked(site.Hosts, acmeConf, managed)
+			sources[i], err = m.applyACMELocked(site, acmeConf, managed, &acmes)
 		case ModeAdhoc:
 			sources[i], err = m.applyAdhocLocked(site.Hosts, adhoc)
 		case ModeFile:
@@ -214,11 +220,19 @@ func (m *Manager) Apply(ctx context.Context, sites []SiteTLS, acmeConf ACME) ([]
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
+		// Obtains already started under the new configs keep running in
+		// the background: keep answering their challenges too.
+		m.setACMELocked(append(slices.Clone(m.acmes), acmes...))
 		return nil, err
 	}
 	m.unmanageLocked(managed)
 	m.adhoc, m.files = adhoc, files
-	m.managed.Store(&managedSet{byName: managed, fallback: cmp.Or(m.acme, m.local)})
+	m.setACMELocked(acmes)
+	var fallback *certmagic.Config
+	if len(acmes) > 0 {
+		fallback = acmes[0].cfg
+	}
+	m.managed.Store(&managedSet{byName: managed, fallback: cmp.Or(fallback, m.local)})
 	return sources, nil
 }
 
@@ -260,36 +274,39 @@ func (m *Manager) applyLocalLocked(ctx context.Context, hosts []string, managed 
 	return managedSource{cfg: m.local}, nil
 }
 
-func (m *Manager) applyACMELocked(hosts []string, a ACME, managed map[string]*certmagic.Config) (Source, error) {
-	if m.acme == nil || !reflect.DeepEqual(a, m.acmeConf) {
-		cfg, issuers, err := m.newACMEConfig(a)
-		if err != nil {
-			return nil, err
+// applyACMELocked hands a site's names to the ACME config for its
+// settings, reusing one from this Apply (acmes) or the last before making
+// a new one.
+func (m *Manager) applyACMELocked(site SiteTLS, a ACME, managed map[string]*certmagic.Config, acmes *[]*acmeConfig) (Source, error) {
+	a.DNS = dnsFor(site, a)
+	ac := findACME(*acmes, a)
+	if ac == nil {
+		if ac = findACME(m.acmes, a); ac == nil {
+			cfg, issuers, err := m.newACMEConfig(a)
+			if err != nil {
+				return nil, err
+			}
+			ac = &acmeConfig{conf: a, cfg: cfg, issuers: issuers}
 		}
-		m.acme, m.acmeIssuers, m.acmeConf = cfg, issuers, a
-		m.acmeTLS = &tls.Config{
-			MinVersion:     tls.VersionTLS12,
-			NextProtos:     []string{"acme-tls/1"},
-			GetCertificate: cfg.GetCertificate,
-		}
+		*acmes = append(*acmes, ac)
 	}
 	// Names already managed by this config are not handed over again: a
 	// reload must not restart their obtain loops.
 	var fresh []string
-	for _, h := range hosts {
-		if m.managed.Load().byName[h] != m.acme {
+	for _, h := range site.Hosts {
+		if m.managed.Load().byName[h] != ac.cfg {
 			fresh = append(fresh, h)
 		}
-		managed[h] = m.acme
+		managed[h] = ac.cfg
 	}
 	if len(fresh) > 0 {
 		// Obtaining can take minutes (and retries for days): it runs in the
 		// background, under the Manager's lifetime, not the caller's.
-		if err := m.acme.ManageAsync(m.ctx, fresh); err != nil {
+		if err := ac.cfg.ManageAsync(m.ctx, fresh); err != nil {
 			return nil, fmt.Errorf("acme: %w", err)
 		}
 	}
-	return managedSource{cfg: m.acme}, nil
+	return managedSource{cfg: ac.cfg}, nil
 }
 
 func (m *Manager) applyAdhocLocked(hosts []string, next map[string]*staticSource) (Source, error) {
