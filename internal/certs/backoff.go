@@ -15,6 +15,8 @@ import (
 
 	"github.com/caddyserver/certmagic"
 	"github.com/mholt/acmez/v3/acme"
+
+	"github.com/tlsgate/tlsgate/internal/dns"
 )
 
 // Backoff schedule of failed orders, per issuer and set of names. It lives
@@ -134,9 +136,17 @@ func Hint(err error) string {
 	if errors.As(err, &p) {
 		msg += " " + strings.ToLower(p.Type)
 	}
+	var notVisible *dns.NotVisibleError
 	switch {
 	case errors.Is(err, errBackoff):
 		return "earlier attempts failed; tlsgate waits before asking the CA again so it does not hit its rate limits (tlsgate renew --force NAME tries now)"
+	case errors.Is(err, dns.ErrTSIGRefused) || errors.Is(err, dns.ErrZoneNotFound) ||
+		strings.Contains(msg, "tsig key was refused") || strings.Contains(msg, "zone not found"):
+		return "" // the error itself says what to change
+	case errors.As(err, &notVisible) || strings.Contains(msg, "not visible"):
+		return "the TXT record did not show up in time: check the dns provider wrote it, raise propagation_timeout, or point resolvers at servers that see updates"
+	case strings.Contains(msg, "dns-01") || strings.Contains(msg, "txt record"):
+		return "the CA did not find the _acme-challenge TXT record: check the dns provider writes to the zone the CA looks in (with CNAME delegation, the zone the CNAME points to)"
 	case strings.Contains(msg, "performing request") || strings.Contains(msg, "fetching new nonce") || strings.Contains(msg, "provisioning client"):
 		return "tlsgate could not reach the ACME server: check acme.directory, this machine's DNS and outbound HTTPS (port 443)"
 	case strings.Contains(msg, "ratelimited") || strings.Contains(msg, "too many"):

@@ -48,6 +48,10 @@ func TestHint(t *testing.T) {
 		{"urn:ietf:params:acme:error:externalAccountRequired", "External Account Binding"},
 		{"tls: failed to verify certificate: x509: certificate signed by unknown authority", "trusted_roots"},
 		{"something nobody has seen", ""},
+		// dns-01 failures must not get the port 80/443 advice.
+		{"dns-01: _acme-challenge.x.test not visible at 127.0.0.1:53 after 2m: connection refused", "TXT record did not show up"},
+		{"urn:ietf:params:acme:error:unauthorized - No TXT records found for DNS challenge", "_acme-challenge TXT record"},
+		{"the TSIG key was refused: check tsig_key_name (server said BADSIG)", ""},
 	}
 	for _, tc := range tests {
 		got := Hint(errors.New(tc.err))
