@@ -206,7 +206,7 @@ func printDoctor(w io.Writer, r *doctor.Report, verbose bool) {
 	if sni == "" {
 		sni = "none (IP address)"
 	}
-	fmt.Fprintf(w, "  address:     %s (SNI %s; name checked: %s)\n", r.Address, sni, r.VerifyName)
+	fmt.Fprintf(w, "  address:     %s, SNI: %s, name checked: %s\n", r.Address, sni, r.VerifyName)
 	if r.TLSVersion != "" {
 		alpn := r.ALPN
 		if alpn == "" {
