@@ -130,7 +130,9 @@ func (e *Etcd) Unlock(ctx context.Context, name string) error {
 	delete(e.held, name)
 	e.mu.Unlock()
 	if h == nil {
-		return fmt.Errorf("unlock %s: not held", name)
+		// Already released, e.g. by Close at shutdown before CertMagic's
+		// own deferred Unlock ran: nothing is left to clean up.
+		return nil
 	}
 	h.cancel()
 	<-h.done
