@@ -232,6 +232,23 @@ sites:
 		}
 	})
 
+	t.Run("admin GET /metrics", func(t *testing.T) {
+		status, body := adminCall(t, inst, "GET", "/metrics")
+		if status != 200 {
+			t.Fatalf("GET /metrics: %d %s", status, body)
+		}
+		for _, want := range []string{
+			`tlsgate_certificate_not_after_seconds{issuer=`,
+			`names="a.test"`,
+			`tlsgate_certificate_renewal_failures_total{names="a.test",source="local"} 0`,
+			`tlsgate_build_info{version=`,
+		} {
+			if !strings.Contains(body, want) {
+				t.Errorf("/metrics lacks %s:\n%s", want, body)
+			}
+		}
+	})
+
 	t.Run("adhoc is self-signed", func(t *testing.T) {
 		st, err := handshake(inst.HTTPS, &tls.Config{ServerName: "adhoc.test", InsecureSkipVerify: true})
 		if err != nil {
