@@ -94,6 +94,9 @@ func (e *Etcd) waitDeleted(ctx context.Context, key string, rev int64) error {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
 	for resp := range e.client.Watch(wctx, key, clientv3.WithRev(rev+1), clientv3.WithFilterPut()) {
+		if resp.CompactRevision != 0 {
+			return nil // history compacted past rev: look at the key again
+		}
 		if err := resp.Err(); err != nil {
 			return err
 		}
