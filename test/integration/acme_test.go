@@ -92,6 +92,13 @@ func TestACMERestartReusesCertificate(t *testing.T) {
 	if code := inst.stop(t); code != 0 {
 		t.Fatalf("stop: exit %d", code)
 	}
+	// With no instance running, certs reads the data directory.
+	offline := tlsgate(t, inst.Dir, "certs", "--data-dir", inst.DataDir)
+	for _, want := range []string{"a.example.com", "c.example.org", "acme", "Pebble"} {
+		if offline.Code != 0 || !strings.Contains(offline.Stdout, want) {
+			t.Errorf("offline certs lacks %q: %s", want, offline)
+		}
+	}
 	again := startWith(t, inst.gateConfig, header+p.acmeConfig("http-01")+acmeSites)
 	after, err := served(again, "a.example.com", pool)
 	if err != nil {
