@@ -69,6 +69,15 @@ func TestACMEIssuance(t *testing.T) {
 				if !strings.HasPrefix(leaf.Issuer.CommonName, "Pebble") {
 					t.Errorf("%s: issuer %q; want Pebble", name, leaf.Issuer.CommonName)
 				}
+				// Like Let's Encrypt since 2025, Pebble's certificates name no
+				// OCSP responder: nothing is stapled.
+				cs, err := handshake(inst.HTTPS, &tls.Config{ServerName: name, RootCAs: pool})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(leaf.OCSPServer) == 0 && len(cs.OCSPResponse) > 0 {
+					t.Errorf("%s: an OCSP response is stapled for a certificate without an OCSP URL", name)
+				}
 				if status, body := get(t, client, inst.url(name, "/")); status != 200 || body != want {
 					t.Errorf("%s: %d %q; want 200 %q", name, status, body, want)
 				}
