@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tlsgate/tlsgate/internal/certs"
+	"github.com/tlsgate/tlsgate/internal/storage"
 )
 
 func newCertsCmd(e *env) *cobra.Command {
@@ -59,26 +60,31 @@ ERROR column, or alert on tlsgate_certificate_not_after_seconds from /metrics.`,
 // listCerts asks a running instance when the config names one that answers,
 // and reads the data directory otherwise.
 func listCerts(ctx context.Context, e *env, cf *configFlags) ([]certs.CertInfo, error) {
-	dataDir := cf.dataDir
-	if cf.file != "" || cf.dataDir == "" {
-		cfg, err := cf.load(e)
-		if err != nil {
+	if cf.file == "" && cf.dataDir != "" {
+		return certs.ListStored(ctx, &certmagic.FileStorage{Path: cf.dataDir})
+	}
+	cfg, err := cf.load(e)
+	if err != nil {
+		return nil, err
+	}
+	cfg = cfg.WithDefaults()
+	if addr := *cfg.Admin; addr != "" {
+		var list []certs.CertInfo
+		err := adminCall(ctx, addr, http.MethodGet, "/certs", &list)
+		if err == nil {
+			return list, nil
+		}
+		if !errors.Is(err, errNotRunning) {
 			return nil, err
 		}
-		cfg = cfg.WithDefaults()
-		if addr := *cfg.Admin; addr != "" {
-			var list []certs.CertInfo
-			err := adminCall(ctx, addr, http.MethodGet, "/certs", &list)
-			if err == nil {
-				return list, nil
-			}
-			if !errors.Is(err, errNotRunning) {
-				return nil, err
-			}
-		}
-		dataDir = cfg.DataDir
 	}
-	return certs.ListStored(ctx, &certmagic.FileStorage{Path: dataDir})
+	// No instance answers: read the config's storage (file or etcd).
+	store, closer, err := storage.Open(cfg.Storage, cfg.DataDir, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	return certs.ListStored(ctx, store)
 }
 
 func printCertTable(w io.Writer, list []certs.CertInfo, now time.Time) {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 
@@ -15,5 +16,10 @@ import (
 // Closer ends the etcd connection at shutdown. Storage settings are read
 // once: changing them needs a restart.
 func openStorage(cfg *config.Config, logger *slog.Logger) (certmagic.Storage, io.Closer, error) {
-	return storage.Open(cfg.Storage, cfg.DataDir, logger.With("component", "storage"))
+	s, c, err := storage.Open(cfg.Storage, cfg.DataDir, logger.With("component", "storage"))
+	var kf *storage.KeyFileError
+	if errors.As(err, &kf) {
+		err = &ConfigError{Err: err}
+	}
+	return s, c, err
 }

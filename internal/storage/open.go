@@ -27,7 +27,7 @@ func Open(cfg config.Storage, dataDir string, logger *slog.Logger) (certmagic.St
 	if cfg.EncryptionKeyFile != "" {
 		k, err := ReadKeyFile(cfg.EncryptionKeyFile)
 		if err != nil {
-			return nil, nil, fmt.Errorf("storage.encryption_key_file: %w", err)
+			return nil, nil, &KeyFileError{Err: err}
 		}
 		key = k
 	}
@@ -102,3 +102,10 @@ func etcdOptions(c *config.Etcd) (EtcdOptions, error) {
 	}
 	return opts, nil
 }
+
+// KeyFileError is a storage.encryption_key_file that cannot be used: a
+// configuration problem for the user to fix, not a runtime failure.
+type KeyFileError struct{ Err error }
+
+func (e *KeyFileError) Error() string { return "storage.encryption_key_file: " + e.Err.Error() }
+func (e *KeyFileError) Unwrap() error { return e.Err }
