@@ -41,12 +41,21 @@ const unixHostSuffix = ".unix.tlsgate.invalid"
 type Transport struct {
 	// mu guards pools, sockets and unixHosts.
 	mu        sync.Mutex
-	pools     map[timeouts]*http.Transport
+	pools     map[timeouts]*h1Pool
 	sockets   map[string]string // made-up host name → socket path
 	unixHosts map[string]string // socket path → made-up host name
 
 	// buffers holds *[bufSize]byte copy buffers for every route's ReverseProxy.
 	buffers sync.Pool
+	// writeBufs (*[]byte) and readers (*bufio.Reader) serve the lean path's
+	// requests, so idle connections hold no buffers.
+	writeBufs sync.Pool
+	readers   sync.Pool
+
+	// noLean sends every request through http.Transport (tests, benchmarks).
+	noLean bool
+	// idleTimeout closes keep-alive connections unused for this long.
+	idleTimeout time.Duration
 }
 
 type timeouts struct{ dial, header time.Duration }
@@ -56,9 +65,10 @@ var _ http.RoundTripper = (*Transport)(nil)
 // NewTransport returns a Transport with no pools yet; they are made on first use.
 func NewTransport() *Transport {
 	return &Transport{
-		pools:     make(map[timeouts]*http.Transport),
-		sockets:   make(map[string]string),
-		unixHosts: make(map[string]string),
+		pools:       make(map[timeouts]*h1Pool),
+		sockets:     make(map[string]string),
+		unixHosts:   make(map[string]string),
+		idleTimeout: idleConnTimeout,
 	}
 }
 
@@ -71,13 +81,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // CloseIdleConnections closes the idle connections of every pool.
 func (t *Transport) CloseIdleConnections() {
 	t.mu.Lock()
-	pools := make([]*http.Transport, 0, len(t.pools))
+	pools := make([]*h1Pool, 0, len(t.pools))
 	for _, p := range t.pools {
 		pools = append(pools, p)
 	}
 	t.mu.Unlock()
 	for _, p := range pools {
-		p.CloseIdleConnections()
+		p.closeIdle()
+		p.std.CloseIdleConnections()
 	}
 }
 
@@ -95,8 +106,9 @@ func (t *Transport) UnixHost(path string) string {
 	return h
 }
 
-// pool returns the http.Transport for these timeouts, making it on first use.
-func (t *Transport) pool(dial, header time.Duration) *http.Transport {
+// pool returns the client for these timeouts, making it on first use: the
+// lean HTTP/1.1 path (h1.go) with an http.Transport for everything else.
+func (t *Transport) pool(dial, header time.Duration) *h1Pool {
 	key := timeouts{dial: dial, header: header}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -111,7 +123,7 @@ func (t *Transport) pool(dial, header time.Duration) *http.Transport {
 		},
 		ForceAttemptHTTP2:     false, // backends speak HTTP/1.1; upgrades need it
 		MaxIdleConnsPerHost:   maxIdleConnsPerHost,
-		IdleConnTimeout:       idleConnTimeout,
+		IdleConnTimeout:       t.idleTimeout,
 		TLSHandshakeTimeout:   tlsHandshakeTimeout,
 		ExpectContinueTimeout: expectContinue,
 		ResponseHeaderTimeout: header,
@@ -119,8 +131,9 @@ func (t *Transport) pool(dial, header time.Duration) *http.Transport {
 		ReadBufferSize:        ioBufferSize,
 		WriteBufferSize:       ioBufferSize,
 	}
-	t.pools[key] = p
-	return p
+	hp := newH1Pool(t, d, header, p, !t.noLean)
+	t.pools[key] = hp
+	return hp
 }
 
 // dial connects to addr, or to the unix socket a made-up host name stands for.

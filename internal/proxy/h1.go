@@ -1,0 +1,446 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// The lean HTTP/1.1 client. http.Transport runs two goroutines per upstream
+// connection and hands every request and response between them over
+// channels; under keep-alive load that scheduling, not the network, was a
+// quarter of tlsgate's CPU. For the common request — plain http:// or unix:
+// upstream, no request body, no upgrade — h1Pool does the round trip on the
+// caller's goroutine: one write of the whole request, http.ReadResponse on
+// a pooled bufio.Reader, and the connection back to the idle pool when the
+// body hits EOF. Everything else goes to the pool's http.Transport, which
+// also judges requests the lean writer is not sure about.
+
+const (
+	// maxHeaderBytes bounds an upstream's response headers (1xx included),
+	// as http.Transport's default MaxResponseHeaderBytes does.
+	maxHeaderBytes = 10 << 20
+	// max1xx bounds the informational responses before the final one, so
+	// an upstream cannot keep a request busy with 103s forever.
+	max1xx = 16
+	// readBufSize is the size of the pooled response readers.
+	readBufSize = 16 << 10
+	// maxPooledWriteBuf: request buffers that grew beyond this are dropped.
+	maxPooledWriteBuf = 64 << 10
+)
+
+var (
+	errTooMany1xx     = errors.New("upstream sent too many 1xx responses")
+	errHeaderTooLarge = errors.New("upstream response headers too large")
+	errUnsolicited101 = errors.New("upstream switched protocols without being asked")
+	errBodyClosed     = errors.New("read on closed response body")
+)
+
+// h1Pool is the upstream client of one (dial timeout, header timeout) pair:
+// idle keep-alive connections per upstream host, and the http.Transport
+// for what the lean path does not handle.
+type h1Pool struct {
+	t      *Transport
+	dialer *net.Dialer
+	header time.Duration
+	std    *http.Transport
+	lean   bool
+
+	mu    sync.Mutex
+	idle  map[string][]*h1Conn // by URL host; the most recently used last
+	sweep *time.Timer          // closes connections idle too long; nil = not armed
+}
+
+// h1Conn is one upstream connection of the lean path. Outside the idle
+// pool it belongs to exactly one request.
+type h1Conn struct {
+	nc     net.Conn
+	fd     int // for the liveness peek; -1 when not a socket
+	key    string
+	cr     connReader
+	abort  func() // closes nc; made once, used by context.AfterFunc
+	reused bool
+	idleAt time.Time
+}
+
+// connReader is what the pooled bufio.Reader reads from: it counts bytes,
+// so a failed read can tell whether the upstream sent anything, and it
+// bounds the response headers.
+type connReader struct {
+	nc    net.Conn
+	n     int64
+	limit int64
+}
+
+func (r *connReader) Read(p []byte) (int, error) {
+	if r.n >= r.limit {
+		return 0, errHeaderTooLarge
+	}
+	if rem := r.limit - r.n; int64(len(p)) > rem {
+		p = p[:rem]
+	}
+	n, err := r.nc.Read(p)
+	r.n += int64(n)
+	return n, err
+}
+
+func newH1Pool(t *Transport, d *net.Dialer, header time.Duration, std *http.Transport, lean bool) *h1Pool {
+	return &h1Pool{t: t, dialer: d, header: header, std: std, lean: lean, idle: make(map[string][]*h1Conn)}
+}
+
+// RoundTrip implements http.RoundTripper.
+func (p *h1Pool) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !p.lean || !leanEligible(req) {
+		return p.std.RoundTrip(req)
+	}
+	wb := p.t.getWriteBuf()
+	defer p.t.putWriteBuf(wb)
+	var ok bool
+	if *wb, ok = appendRequest((*wb)[:0], req); !ok {
+		// Something unusual (an invalid header, a non-ASCII host): let
+		// net/http write it, or refuse it, exactly as before.
+		return p.std.RoundTrip(req)
+	}
+	ctx := req.Context()
+	replay := replayable(req)
+	fresh := false
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		c, err := p.get(ctx, req.URL.Host, fresh)
+		if err != nil {
+			return nil, err
+		}
+		resp, retry, err := p.exchange(c, req, *wb, replay)
+		if err == nil {
+			return resp, nil
+		}
+		// A pooled connection the upstream closed while it sat idle: try
+		// once more on a new one, as http.Transport does.
+		if !retry || !c.reused || fresh {
+			return nil, err
+		}
+		fresh = true
+	}
+}
+
+// leanEligible reports whether the lean path handles req: plain HTTP, no
+// body (so nothing is streamed while the response arrives, and a retry
+// replays nothing), no upgrade, no Expect, no Connection header.
+func leanEligible(req *http.Request) bool {
+	if req.URL.Scheme != "http" || (req.Body != nil && req.Body != http.NoBody) || req.Close {
+		return false
+	}
+	h := req.Header
+	return len(h["Upgrade"]) == 0 && len(h["Expect"]) == 0 && len(h["Connection"]) == 0 &&
+		len(h["Transfer-Encoding"]) == 0 && len(req.TransferEncoding) == 0 && len(req.Trailer) == 0
+}
+
+// replayable mirrors net/http's rule for resending a request that may have
+// reached the upstream: safe methods, or an Idempotency-Key.
+func replayable(req *http.Request) bool {
+	switch req.Method {
+	case "", "GET", "HEAD", "OPTIONS", "TRACE":
+		return true
+	}
+	return len(req.Header["Idempotency-Key"]) > 0 || len(req.Header["X-Idempotency-Key"]) > 0
+}
+
+// exchange sends the request on c and reads the response headers. retry
+// reports whether the upstream cannot have acted on the request (nothing
+// was sent, or nothing came back and the request is replayable).
+func (p *h1Pool) exchange(c *h1Conn, req *http.Request, wb []byte, replay bool) (resp *http.Response, retry bool, err error) {
+	ctx := req.Context()
+	var stop func() bool
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, c.abort)
+	}
+	fail := func(err error, retry bool) (*http.Response, bool, error) {
+		if stop != nil {
+			stop()
+		}
+		c.nc.Close()
+		if ctx.Err() != nil {
+			return nil, false, ctx.Err()
+		}
+		return nil, retry, err
+	}
+	if _, err := c.nc.Write(wb); err != nil {
+		// Without a body, a request cut short was not acted on.
+		return fail(err, true)
+	}
+	if p.header > 0 {
+		c.nc.SetReadDeadline(time.Now().Add(p.header))
+	}
+	br := p.t.getReader(&c.cr)
+	c.cr.n, c.cr.limit = 0, maxHeaderBytes
+	resp, err = readResponse(br, req)
+	if err != nil {
+		p.t.putReader(br)
+		var ne net.Error
+		timeout := errors.As(err, &ne) && ne.Timeout()
+		return fail(err, replay && c.cr.n == 0 && !timeout)
+	}
+	if p.header > 0 {
+		c.nc.SetReadDeadline(time.Time{})
+	}
+	c.cr.limit = math.MaxInt64
+	b := &h1Body{inner: resp.Body, p: p, c: c, br: br, ctx: ctx, stop: stop, keep: !resp.Close}
+	if resp.Body == http.NoBody {
+		b.finish(stateEOF)
+		return resp, false, nil
+	}
+	resp.Body = b
+	return resp, false, nil
+}
+
+// readResponse reads the final response, passing 1xx ones (103 Early
+// Hints) to the request's ClientTrace as http.Transport does; that is how
+// ReverseProxy forwards them. A 101 was not asked for and is an error.
+func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
+	for range max1xx {
+		resp, err := http.ReadResponse(br, req)
+		if err != nil {
+			return nil, err
+		}
+		code := resp.StatusCode
+		if code == http.StatusSwitchingProtocols {
+			return nil, errUnsolicited101
+		}
+		if code < 100 || code > 199 {
+			return resp, nil
+		}
+		if trace := httptrace.ContextClientTrace(req.Context()); trace != nil && trace.Got1xxResponse != nil {
+			if err := trace.Got1xxResponse(code, textproto.MIMEHeader(resp.Header)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return nil, errTooMany1xx
+}
+
+// Body states: open, read to EOF, closed early.
+const (
+	stateOpen int32 = iota
+	stateEOF
+	stateClosed
+)
+
+// h1Body is a lean response body. The first of EOF, a read error or Close
+// settles the connection: back to the pool after a clean EOF on a
+// keep-alive response, closed otherwise.
+type h1Body struct {
+	inner io.ReadCloser
+	p     *h1Pool
+	c     *h1Conn
+	br    *bufio.Reader
+	ctx   context.Context
+	stop  func() bool
+	keep  bool
+	state atomic.Int32
+}
+
+func (b *h1Body) Read(p []byte) (int, error) {
+	switch b.state.Load() {
+	case stateEOF:
+		return 0, io.EOF
+	case stateClosed:
+		return 0, errBodyClosed
+	}
+	n, err := b.inner.Read(p)
+	switch {
+	case err == io.EOF:
+		b.finish(stateEOF)
+	case err != nil:
+		if b.ctx.Err() != nil {
+			err = b.ctx.Err()
+		}
+		b.finish(stateClosed)
+	}
+	return n, err
+}
+
+// Close closes the connection unless the body was read to its end: what
+// is left may be long or endless (a stream), so it is not drained.
+func (b *h1Body) Close() error {
+	b.finish(stateClosed)
+	return nil
+}
+
+func (b *h1Body) finish(state int32) {
+	if !b.state.CompareAndSwap(stateOpen, state) {
+		return
+	}
+	c, br := b.c, b.br
+	// stop is false when the context was cancelled and c.abort runs or ran.
+	reuse := state == stateEOF && b.keep && br.Buffered() == 0 && (b.stop == nil || b.stop())
+	if !reuse && b.stop != nil {
+		b.stop()
+	}
+	b.p.t.putReader(br)
+	b.c, b.br = nil, nil
+	if reuse {
+		b.p.put(c)
+	} else {
+		c.nc.Close()
+	}
+}
+
+// get returns an idle connection to host that is still open, or a new one.
+func (p *h1Pool) get(ctx context.Context, host string, fresh bool) (*h1Conn, error) {
+	if !fresh {
+		for {
+			c := p.popIdle(host)
+			if c == nil {
+				break
+			}
+			if time.Since(c.idleAt) < p.t.idleTimeout && !peerClosed(c.fd) {
+				c.reused = true
+				return c, nil
+			}
+			c.nc.Close()
+		}
+	}
+	nc, err := p.t.dial(ctx, p.dialer, "tcp", dialAddr(host))
+	if err != nil {
+		return nil, err
+	}
+	c := &h1Conn{nc: nc, fd: -1, key: host, cr: connReader{nc: nc}}
+	c.abort = func() { nc.Close() }
+	if sc, ok := nc.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			raw.Control(func(fd uintptr) { c.fd = int(fd) })
+		}
+	}
+	return c, nil
+}
+
+func (p *h1Pool) popIdle(host string) *h1Conn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	list := p.idle[host]
+	if len(list) == 0 {
+		return nil
+	}
+	c := list[len(list)-1]
+	list[len(list)-1] = nil
+	p.idle[host] = list[:len(list)-1]
+	return c
+}
+
+// put returns c to the idle pool, or closes it when the pool is full.
+func (p *h1Pool) put(c *h1Conn) {
+	c.idleAt = time.Now()
+	p.mu.Lock()
+	list := p.idle[c.key]
+	if len(list) >= maxIdleConnsPerHost {
+		p.mu.Unlock()
+		c.nc.Close()
+		return
+	}
+	p.idle[c.key] = append(list, c)
+	if p.sweep == nil {
+		p.sweep = time.AfterFunc(p.t.idleTimeout, p.sweepIdle)
+	}
+	p.mu.Unlock()
+}
+
+// sweepIdle closes connections idle for idleConnTimeout and re-arms itself
+// while any remain, so an unused route does not hold sockets forever.
+func (p *h1Pool) sweepIdle() {
+	now := time.Now()
+	var stale []*h1Conn
+	var oldest time.Time
+	p.mu.Lock()
+	for host, list := range p.idle {
+		i := 0
+		for i < len(list) && now.Sub(list[i].idleAt) >= p.t.idleTimeout {
+			i++ // oldest first: the list is in the order connections came back
+		}
+		stale = append(stale, list[:i]...)
+		clear(list[:i])
+		list = list[i:]
+		if len(list) == 0 {
+			delete(p.idle, host)
+			continue
+		}
+		p.idle[host] = list
+		if oldest.IsZero() || list[0].idleAt.Before(oldest) {
+			oldest = list[0].idleAt
+		}
+	}
+	if oldest.IsZero() {
+		p.sweep = nil
+	} else {
+		p.sweep.Reset(p.t.idleTimeout - now.Sub(oldest))
+	}
+	p.mu.Unlock()
+	for _, c := range stale {
+		c.nc.Close()
+	}
+}
+
+// closeIdle closes every idle connection.
+func (p *h1Pool) closeIdle() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = make(map[string][]*h1Conn)
+	p.mu.Unlock()
+	for _, list := range idle {
+		for _, c := range list {
+			c.nc.Close()
+		}
+	}
+}
+
+// dialAddr adds the default port to a URL host that has none.
+func dialAddr(host string) string {
+	for i := len(host) - 1; i >= 0; i-- {
+		switch host[i] {
+		case ':':
+			return host
+		case ']':
+			return host + ":80"
+		}
+	}
+	return host + ":80"
+}
+
+// getWriteBuf and friends pool the per-request buffers.
+func (t *Transport) getWriteBuf() *[]byte {
+	if b, ok := t.writeBufs.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, 4<<10)
+	return &b
+}
+
+func (t *Transport) putWriteBuf(b *[]byte) {
+	if cap(*b) <= maxPooledWriteBuf {
+		t.writeBufs.Put(b)
+	}
+}
+
+func (t *Transport) getReader(r io.Reader) *bufio.Reader {
+	if br, ok := t.readers.Get().(*bufio.Reader); ok {
+		br.Reset(r)
+		return br
+	}
+	return bufio.NewReaderSize(r, readBufSize)
+}
+
+func (t *Transport) putReader(br *bufio.Reader) {
+	br.Reset(nil)
+	t.readers.Put(br)
+}
