@@ -51,6 +51,7 @@
 #
 # Knobs (environment): DURATION=5 ROUNDS=3 H1_CONNS=64 H2_CONNS=8 H2_STREAMS=8
 # HS_REQUESTS=8000 HS_CONNS=32 IDLE_CONNS=2000 BASE_PORT=19000 TARGETS="backend tlsgate nginx caddy".
+# TLSGATE_ENV="GOGC=200" adds environment variables for tlsgate only (GC tuning).
 # Only loopback addresses are used; every loop is bounded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,6 +66,7 @@ HS_CONNS=${HS_CONNS:-32}
 IDLE_CONNS=${IDLE_CONNS:-2000}
 BASE_PORT=${BASE_PORT:-19000}
 TARGETS=${TARGETS:-"backend tlsgate nginx caddy"}
+TLSGATE_ENV=${TLSGATE_ENV:-}
 
 BACKEND_ADDR=127.0.0.1:$BASE_PORT
 declare -A PORT=([backend]=$BASE_PORT [tlsgate]=$((BASE_PORT + 443)) [nginx]=$((BASE_PORT + 444)) [caddy]=$((BASE_PORT + 445)))
@@ -209,7 +211,7 @@ start() {
   local t=$1 out="$WORK/$1.log"
   case $t in
     backend) taskset -c 1 "$WORK/backend" -addr "$BACKEND_ADDR" >"$out" 2>&1 & ;;
-    tlsgate) GOMAXPROCS=1 taskset -c 0 "$WORK/tlsgate" run -c "$WORK/tlsgate.yaml" >"$out" 2>&1 & ;;
+    tlsgate) env $TLSGATE_ENV GOMAXPROCS=1 taskset -c 0 "$WORK/tlsgate" run -c "$WORK/tlsgate.yaml" >"$out" 2>&1 & ;;
     nginx) taskset -c 0 "$NGINX" -c "$WORK/nginx.conf" -e "$WORK/nginx/error.log" >"$out" 2>&1 & ;;
     caddy)
       mkdir -p "$WORK/caddy-home"

@@ -21,6 +21,13 @@ func BenchmarkProxyRoundTrip(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// The same route with every request on http.Transport, for comparison.
+	std := NewTransport()
+	std.noLean = true
+	hStd, err := New(Options{Upstreams: []string{backend.URL}, Transport: std})
+	if err != nil {
+		b.Fatal(err)
+	}
 
 	b.Run("network", func(b *testing.B) {
 		srv := httptest.NewServer(h)
@@ -41,16 +48,19 @@ func BenchmarkProxyRoundTrip(b *testing.B) {
 	})
 
 	// handler: the proxy's ServeHTTP called directly, so only the proxy,
-	// its transport and the backend count.
-	b.Run("handler", func(b *testing.B) {
-		req := httptest.NewRequest("GET", "http://app.test/x", nil)
-		w := &discardWriter{h: http.Header{}}
-		b.ReportAllocs()
-		for b.Loop() {
-			clear(w.h)
-			h.ServeHTTP(w, req)
-		}
-	})
+	// its transport and the backend count; handler-std: the same through
+	// http.Transport alone.
+	for name, h := range map[string]http.Handler{"handler": h, "handler-std": hStd} {
+		b.Run(name, func(b *testing.B) {
+			req := httptest.NewRequest("GET", "http://app.test/x", nil)
+			w := &discardWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				h.ServeHTTP(w, req)
+			}
+		})
+	}
 }
 
 // discardWriter is a ResponseWriter that keeps nothing.

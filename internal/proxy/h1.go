@@ -192,16 +192,25 @@ func (p *h1Pool) exchange(c *h1Conn, req *http.Request, wb []byte, replay bool) 
 		timeout := errors.As(err, &ne) && ne.Timeout()
 		return fail(err, replay && c.cr.n == 0 && !timeout)
 	}
-	if p.header > 0 {
-		c.nc.SetReadDeadline(time.Time{})
-	}
 	c.cr.limit = math.MaxInt64
-	b := &h1Body{inner: resp.Body, p: p, c: c, br: br, ctx: ctx, stop: stop, keep: !resp.Close}
 	if resp.Body == http.NoBody {
-		b.finish(stateEOF)
+		// stop reports false when the context was cancelled and c.abort
+		// runs or ran.
+		alive := stop == nil || stop()
+		if !resp.Close && br.Buffered() == 0 && alive {
+			p.put(c) // the header deadline is replaced by the next request's
+		} else {
+			c.nc.Close()
+		}
+		p.t.putReader(br)
 		return resp, false, nil
 	}
-	resp.Body = b
+	// The header timeout must not cut the body short, unless all of it is
+	// already buffered (a small response): then no read reaches c.
+	if p.header > 0 && (resp.ContentLength < 0 || int64(br.Buffered()) < resp.ContentLength) {
+		c.nc.SetReadDeadline(time.Time{})
+	}
+	resp.Body = &h1Body{inner: resp.Body, p: p, c: c, br: br, ctx: ctx, stop: stop, keep: !resp.Close}
 	return resp, false, nil
 }
 
