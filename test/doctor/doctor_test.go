@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tlsgate/tlsgate/internal/pki"
+	"github.com/tlsgate/tlsgate/test/testenv"
 )
 
 // siteYAML is one tlsgate site answering 200 on every path.
@@ -33,8 +34,8 @@ type check struct {
 
 func (c check) verify(t *testing.T, r result) {
 	t.Helper()
-	if r.code != c.exit {
-		t.Errorf("exit %d; want %d\nstdout:\n%s\nstderr:\n%s", r.code, c.exit, r.stdout, r.stderr)
+	if r.Code != c.exit {
+		t.Errorf("exit %d; want %d\nstdout:\n%s\nstderr:\n%s", r.Code, c.exit, r.Stdout, r.Stderr)
 	}
 	for _, code := range c.codes {
 		r.finding(t, code)
@@ -43,8 +44,8 @@ func (c check) verify(t *testing.T, r result) {
 	if want := c.exit == 0; r.report.Healthy != want {
 		t.Errorf("report healthy = %v; want %v", r.report.Healthy, want)
 	}
-	if !strings.Contains(r.stdout, "Verdict: ") {
-		t.Errorf("no verdict line:\n%s", r.stdout)
+	if !strings.Contains(r.Stdout, "Verdict: ") {
+		t.Errorf("no verdict line:\n%s", r.Stdout)
 	}
 }
 
@@ -56,7 +57,7 @@ func TestDefects(t *testing.T) {
 		setup func(t *testing.T) ([]string, check)
 	}{
 		{"closed port", func(t *testing.T) ([]string, check) {
-			addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+			addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 			return []string{"https://" + addr + "/"}, check{1, []string{"connection_refused"}, []string{"Nothing accepts connections on " + addr}}
 		}},
 		{"plain HTTP on the port", func(t *testing.T) ([]string, check) {

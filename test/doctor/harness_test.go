@@ -1,20 +1,17 @@
 package doctor
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tlsgate/tlsgate/internal/doctor"
+	"github.com/tlsgate/tlsgate/test/testenv"
 )
 
 // tlsgateBin is the binary under test, built once by TestMain.
@@ -35,46 +32,18 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(tmp)
-	childEnv = isolatedEnv(tmp)
-	tlsgateBin = os.Getenv("TLSGATE_BIN")
-	if tlsgateBin == "" {
-		tlsgateBin = filepath.Join(tmp, "tlsgate")
-		build := exec.Command("go", "build", "-o", tlsgateBin, "github.com/tlsgate/tlsgate/cmd/tlsgate")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "doctor tests: building tlsgate failed:", err)
-			return 1
-		}
+	childEnv = testenv.IsolatedEnv(tmp)
+	if tlsgateBin, err = testenv.BuildTLSGate(tmp); err != nil {
+		fmt.Fprintln(os.Stderr, "doctor tests: building tlsgate failed:", err)
+		return 1
 	}
 	return m.Run()
 }
 
-func isolatedEnv(tmp string) []string {
-	home := filepath.Join(tmp, "home")
-	for _, d := range []string{home, filepath.Join(home, "data"), filepath.Join(home, "config")} {
-		_ = os.MkdirAll(d, 0o700)
-	}
-	var env []string
-	for _, kv := range os.Environ() {
-		switch k, _, _ := strings.Cut(kv, "="); k {
-		case "HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "TLSGATE_CONFIG",
-			"SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE":
-			continue
-		}
-		env = append(env, kv)
-	}
-	return append(env,
-		"HOME="+home,
-		"XDG_DATA_HOME="+filepath.Join(home, "data"),
-		"XDG_CONFIG_HOME="+filepath.Join(home, "config"),
-	)
-}
-
 // result is one `tlsgate doctor` run.
 type result struct {
-	code           int
-	stdout, stderr string
-	report         *doctor.Report // from a --json run
+	testenv.Result
+	report *doctor.Report // from a --json run
 }
 
 // runDoctor runs `tlsgate doctor ARGS...` twice, as text and as --json,
@@ -83,34 +52,22 @@ func runDoctor(t *testing.T, args ...string) result {
 	t.Helper()
 	text := run(t, append([]string{"doctor"}, args...)...)
 	js := run(t, append([]string{"doctor", "--json"}, args...)...)
-	if js.code != text.code {
-		t.Errorf("exit %d with --json, %d without", js.code, text.code)
+	if js.Code != text.Code {
+		t.Errorf("exit %d with --json, %d without", js.Code, text.Code)
 	}
 	var rep doctor.Report
-	if err := json.Unmarshal([]byte(js.stdout), &rep); err != nil {
-		t.Fatalf("--json output does not parse: %v\n%s\nstderr: %s", err, js.stdout, js.stderr)
+	if err := json.Unmarshal([]byte(js.Stdout), &rep); err != nil {
+		t.Fatalf("--json output does not parse: %v\n%s\nstderr: %s", err, js.Stdout, js.Stderr)
 	}
 	text.report = &rep
 	return text
 }
 
+// run runs `tlsgate ARGS...` to completion; a doctor run takes seconds, so
+// a minute only catches a hang.
 func run(t *testing.T, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(tlsgateBin, args...)
-	cmd.Env = childEnv
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	default:
-		t.Fatalf("run tlsgate %v: %v", args, err)
-	}
-	return r
+	return result{Result: testenv.Run(t, time.Minute, "", childEnv, tlsgateBin, args...)}
 }
 
 // finding returns the report's finding with code, failing the test when
@@ -122,7 +79,7 @@ func (r result) finding(t *testing.T, code string) doctor.Finding {
 			return f
 		}
 	}
-	t.Fatalf("no %q finding; output:\n%s", code, r.stdout)
+	t.Fatalf("no %q finding; output:\n%s", code, r.Stdout)
 	return doctor.Finding{}
 }
 
@@ -130,22 +87,10 @@ func (r result) finding(t *testing.T, code string) doctor.Finding {
 func (r result) wantText(t *testing.T, subs ...string) {
 	t.Helper()
 	for _, s := range subs {
-		if !strings.Contains(r.stdout, s) {
-			t.Errorf("output lacks %q:\n%s", s, r.stdout)
+		if !strings.Contains(r.Stdout, s) {
+			t.Errorf("output lacks %q:\n%s", s, r.Stdout)
 		}
 	}
-}
-
-// freePort asks the kernel for a free 127.0.0.1 port. Another process may
-// take it before we use it; the window is small enough for tests.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // waitTCP waits until addr accepts connections.
@@ -168,52 +113,13 @@ func waitTCP(t *testing.T, addr string, exited func() bool) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a process writer and test readers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// startProc starts a long-running command; cleanup kills it and, when the
-// test failed, shows its output.
+// startProc starts a long-running command (testenv.Start) and returns
+// whether it has exited, for waitTCP.
 func startProc(t *testing.T, dir, name string, args ...string) func() bool {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Dir, cmd.Env = dir, childEnv
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
-		if t.Failed() {
-			t.Logf("%s %s output:\n%s", name, strings.Join(args, " "), out.String())
-		}
-	})
-	return func() bool {
-		select {
-		case <-done:
-			return true
-		default:
-			return false
-		}
-	}
+	return testenv.Start(t, cmd).Exited
 }
 
 // needOpenSSL skips under -short when openssl is missing and fails

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/tlsgate/tlsgate/test/testenv"
 )
 
 func okHandler() http.Handler {
@@ -51,7 +53,7 @@ func plainServer(t *testing.T) string {
 func opensslServer(t *testing.T, dir string, args ...string) string {
 	t.Helper()
 	needOpenSSL(t)
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(testenv.FreePort(t)))
 	exited := startProc(t, dir, "openssl", append([]string{"s_server", "-accept", addr, "-www", "-quiet"}, args...)...)
 	waitTCP(t, addr, exited)
 	return addr
@@ -63,8 +65,8 @@ func tlsgateSite(t *testing.T, sites string) (https, plain, data string) {
 	t.Helper()
 	dir := t.TempDir()
 	data = filepath.Join(dir, "data")
-	https = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	plain = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	https = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	plain = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	cfg := fmt.Sprintf("data_dir: %s\nlisten: {http: %q, https: %q}\nadmin: \"\"\nsites:\n%s", data, plain, https, sites)
 	path := writeFile(t, filepath.Join(dir, "tlsgate.yaml"), []byte(cfg))
 	exited := startProc(t, dir, tlsgateBin, "run", "-c", path)
