@@ -33,8 +33,10 @@ const (
 	// max1xx bounds the informational responses before the final one, so
 	// an upstream cannot keep a request busy with 103s forever.
 	max1xx = 16
-	// readBufSize is the size of the pooled response readers.
-	readBufSize = 16 << 10
+	// readBufSize is the size of the pooled response readers: a small
+	// response in one read; larger bodies bypass it into ReverseProxy's
+	// 32 KiB copy buffer.
+	readBufSize = 4 << 10
 	// maxPooledWriteBuf: request buffers that grew beyond this are dropped.
 	maxPooledWriteBuf = 64 << 10
 )
@@ -297,7 +299,11 @@ func (b *h1Body) finish(state int32) {
 	if !reuse && b.stop != nil {
 		b.stop()
 	}
-	b.p.t.putReader(br)
+	// Close may come from another goroutine while a Read is still using
+	// br, so only a reader that saw EOF hands br back to the pool.
+	if state == stateEOF {
+		b.p.t.putReader(br)
+	}
 	b.c, b.br = nil, nil
 	if reuse {
 		b.p.put(c)

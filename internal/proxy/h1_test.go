@@ -414,6 +414,23 @@ func TestLeanRequestBodies(t *testing.T) {
 	}
 }
 
+// TestLeanUnixKeepAlive: unix socket upstreams use the lean path and keep
+// their connection.
+func TestLeanUnixKeepAlive(t *testing.T) {
+	up := unixBackend(t, echoHandler("sock"))
+	tr := NewTransport()
+	t.Cleanup(tr.CloseIdleConnections)
+	srv := frontend(t, Options{Upstreams: []string{up}, Transport: tr})
+	for range 3 {
+		if status, s, raw := do(t, srv.Client(), "GET", srv.URL+"/u", "", nil); status != 200 || s.Name != "sock" || s.URI != "/u" {
+			t.Fatalf("%d %s", status, raw)
+		}
+		if n := idleConns(tr); n != 1 {
+			t.Fatalf("%d idle connections; want 1", n)
+		}
+	}
+}
+
 // TestLeanIdleSweep: idle connections are closed after the idle timeout
 // even when no request comes to notice.
 func TestLeanIdleSweep(t *testing.T) {
