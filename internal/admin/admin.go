@@ -6,7 +6,9 @@ package admin
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -76,7 +78,38 @@ func Handler(b Backend, version string) http.Handler {
 		writeJSON(w, http.StatusOK, info)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	return mux
+	return localOnly(mux)
+}
+
+// localOnly refuses what a web page could send: listening on loopback does
+// not stop a browser on this machine from POSTing to it (a form on any
+// site), nor a DNS-rebinding page from reading it under another name. The
+// CLI, curl and Prometheus send no Origin and a loopback Host.
+func localOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Origin") != "" || r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "the admin API does not answer web pages (a request with an Origin header)"})
+			return
+		}
+		if !loopbackHost(r.Host) {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "the admin API answers only requests addressed to localhost, a loopback IP, or its unix socket"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if host == "localhost" || host == "unix" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 func writeError(w http.ResponseWriter, status int, err error) {

@@ -129,25 +129,30 @@ func dnsFor(site SiteTLS, a ACME) *DNS {
 	return a.DNS
 }
 
-// setACMELocked makes list the active ACME configs: their issuers answer
-// http-01, and a config that does not use dns-01 answers tls-alpn-01
-// (CertMagic keeps challenge data per process, so any would do).
-func (m *Manager) setACMELocked(list []*acmeConfig) {
-	m.acmes = list
-	m.acmeIssuers = nil
-	m.acmeTLS = nil
-	viaDNS := false // acmeTLS is from a dns-01 config
+// challengeState is what answers ACME challenges: the issuers of every
+// active config answer http-01, and tls answers tls-alpn-01 (CertMagic keeps
+// challenge data per process and in storage, so any config would do; one
+// that does not use dns-01 is preferred).
+type challengeState struct {
+	issuers []*certmagic.ACMEIssuer
+	tls     *tls.Config
+}
+
+func newChallengeState(list []*acmeConfig) *challengeState {
+	st := &challengeState{}
+	viaDNS := false // st.tls is from a dns-01 config
 	for _, ac := range list {
-		m.acmeIssuers = append(m.acmeIssuers, ac.issuers...)
-		if m.acmeTLS == nil || (viaDNS && ac.conf.DNS == nil) {
+		st.issuers = append(st.issuers, ac.issuers...)
+		if st.tls == nil || (viaDNS && ac.conf.DNS == nil) {
 			viaDNS = ac.conf.DNS != nil
-			m.acmeTLS = &tls.Config{
+			st.tls = &tls.Config{
 				MinVersion:     tls.VersionTLS12,
 				NextProtos:     []string{"acme-tls/1"},
 				GetCertificate: ac.cfg.GetCertificate,
 			}
 		}
 	}
+	return st
 }
 
 // setChallengeAddrs points CertMagic's challenge solvers at our listeners'
@@ -202,10 +207,11 @@ func (m *Manager) HandleHTTPChallenge(w http.ResponseWriter, r *http.Request) bo
 	if !certmagic.LooksLikeHTTPChallenge(r) {
 		return false
 	}
-	m.mu.Lock()
-	issuers := m.acmeIssuers
-	m.mu.Unlock()
-	for _, iss := range issuers {
+	st := m.challenges.Load()
+	if st == nil {
+		return false
+	}
+	for _, iss := range st.issuers {
 		if iss.HandleHTTPChallenge(w, r) {
 			return true
 		}
@@ -216,7 +222,8 @@ func (m *Manager) HandleHTTPChallenge(w http.ResponseWriter, r *http.Request) bo
 // ChallengeTLSConfig returns the TLS config that answers tls-alpn-01
 // challenges (ALPN acme-tls/1), or nil when no ACME config is active.
 func (m *Manager) ChallengeTLSConfig() *tls.Config {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.acmeTLS
+	if st := m.challenges.Load(); st != nil {
+		return st.tls
+	}
+	return nil
 }

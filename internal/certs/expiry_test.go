@@ -96,3 +96,29 @@ func writeTestPair(t *testing.T, dir, name string, ca *pki.CA, host string, vali
 	}
 	return [2]string{crt, kf}
 }
+
+// TestRejectedApplyOrdersNothing: a config that fails for one site must not
+// start ACME orders for the others (a typo must not cost rate limits).
+func TestRejectedApplyOrdersNothing(t *testing.T) {
+	dir := t.TempDir()
+	logs := &lockedBuffer{}
+	m, err := New(Options{DataDir: dir, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Stop()
+	_, err = m.Apply(context.Background(), []SiteTLS{
+		{Hosts: []string{"new.example.com"}, Mode: ModeACME},
+		{Hosts: []string{"broken.test"}, Mode: ModeFile, CertFile: filepath.Join(dir, "missing.crt"), KeyFile: filepath.Join(dir, "missing.key")},
+	}, ACME{Directory: "https://127.0.0.1:9/dir", Challenges: []string{"http-01"}})
+	if err == nil {
+		t.Fatal("Apply with a missing certificate file succeeded")
+	}
+	time.Sleep(300 * time.Millisecond)
+	if out := logs.String(); strings.Contains(out, "new.example.com") {
+		t.Errorf("a rejected config started work for new.example.com:\n%s", out)
+	}
+	if got := m.managed.Load().byName; len(got) != 0 {
+		t.Errorf("managed after a rejected Apply: %v", got)
+	}
+}

@@ -20,11 +20,10 @@ type fileKey struct{ cert, key, passphrase string }
 // files change. A change that does not load (a half-written file, a wrong
 // passphrase) keeps the previous certificate serving.
 type fileSource struct {
-	key   fileKey
-	hosts []string
-	cert  atomic.Pointer[tls.Certificate]
+	key  fileKey
+	cert atomic.Pointer[tls.Certificate]
 	// stamp is the files' size and modification times at the last load
-	// attempt; only the watcher goroutine touches it after the first load.
+	// attempt; guarded by Manager.mu.
 	stamp string
 }
 
@@ -32,7 +31,9 @@ func (s *fileSource) Certificate(*tls.ClientHelloInfo, string) (*tls.Certificate
 	return s.cert.Load(), nil
 }
 
-func (m *Manager) applyFileLocked(site SiteTLS, next map[fileKey]*fileSource) (Source, error) {
+// fileCert loads a site's certificate files for Apply, reusing the source in
+// service for the same files (the watcher keeps it fresh).
+func (m *Manager) fileCert(site SiteTLS, next map[fileKey]*fileSource) (Source, error) {
 	key := fileKey{site.CertFile, site.KeyFile, site.KeyPassphraseFile}
 	if src, ok := next[key]; ok {
 		return src, nil
@@ -46,13 +47,15 @@ func (m *Manager) applyFileLocked(site SiteTLS, next map[fileKey]*fileSource) (S
 		m.logger.Warn("certificate does not cover every host of its site",
 			"cert_file", key.cert, "missing", missing, "covers", certNames(cert))
 	}
+	stamp := fileStamp(key)
+	m.mu.Lock()
 	src := m.files[key]
 	if src == nil {
 		src = &fileSource{key: key}
 	}
-	src.hosts = site.Hosts
 	src.cert.Store(cert)
-	src.stamp = fileStamp(key)
+	src.stamp = stamp
+	m.mu.Unlock()
 	next[key] = src
 	return src, nil
 }
@@ -111,7 +114,8 @@ func ReadPassphraseFile(path string) ([]byte, error) {
 }
 
 // maintain re-reads file certificates whose files changed, and once a day
-// (first a minute after start) warns about certificates close to expiry.
+// (first a minute after start) renews ad-hoc certificates in their last
+// month and warns about certificates close to expiry.
 func (m *Manager) maintain() {
 	defer close(m.done)
 	files := time.NewTicker(m.opts.FilePollInterval)
@@ -125,6 +129,7 @@ func (m *Manager) maintain() {
 		case <-files.C:
 			m.reloadChangedFiles()
 		case <-expiry.C:
+			m.refreshAdhoc()
 			m.warnExpiring()
 			expiry.Reset(24 * time.Hour)
 		}

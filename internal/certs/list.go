@@ -194,7 +194,7 @@ func (m *Manager) List(ctx context.Context) ([]CertInfo, error) {
 		out = append(out, info)
 	}
 	for _, a := range m.adhoc {
-		info := describeLeaf(a.cert.Leaf)
+		info := describeLeaf(a.cert.Load().Leaf)
 		info.Source = SourceAdhoc
 		out = append(out, info)
 	}
@@ -216,16 +216,29 @@ func (m *Manager) Renew(ctx context.Context, name string, force bool) (CertInfo,
 	if cfg == nil {
 		return CertInfo{}, fmt.Errorf("no site manages a certificate for %q; tlsgate certs lists the names it manages", name)
 	}
-	if force {
-		// A forced renewal is a person saying "try now": clear the backoff.
-		m.clearFailures(ctx, name)
-	}
 	var before []certmagic.Certificate
 	for _, c := range m.cache.AllMatchingCertificates(name) {
 		if slices.Contains(c.Names, name) {
 			before = append(before, c)
 		}
 	}
+	if len(before) == 0 {
+		// Its first certificate is being obtained in the background, which
+		// holds the name's lock while it retries: waiting for it could take
+		// days. Say what is happening instead.
+		msg := fmt.Sprintf("%s has no certificate yet; tlsgate is obtaining one in the background", name)
+		if st := m.status.get(name); st.lastError != "" {
+			msg += "; the last attempt failed: " + st.lastError
+		}
+		return CertInfo{}, errors.New(msg + " (follow it with tlsgate certs or the log)")
+	}
+	if force {
+		// A forced renewal is a person saying "try now": clear the backoff.
+		m.clearFailures(ctx, name)
+	}
+	// Never wait longer than a person waits for a command.
+	ctx, cancel := context.WithTimeout(ctx, renewTimeout)
+	defer cancel()
 	// Without force, CertMagic renews only a certificate that is due.
 	if err := cfg.RenewCertSync(ctx, name, force); err != nil {
 		return CertInfo{}, fmt.Errorf("renew %s: %w", name, err)
@@ -244,14 +257,31 @@ func (m *Manager) Renew(ctx context.Context, name string, force bool) (CertInfo,
 		}
 	}
 	m.cache.Remove(stale)
-	return describeLeaf(cert.Leaf), nil
+	return m.describe(ctx, name, cert.Leaf), nil
+}
+
+// renewTimeout bounds one Renew call, lock wait and CA round trips included.
+const renewTimeout = 100 * time.Second
+
+// describe is the listing entry of the certificate covering name, or a
+// bare description of leaf when the listing does not have it.
+func (m *Manager) describe(ctx context.Context, name string, leaf *x509.Certificate) CertInfo {
+	if list, err := m.List(ctx); err == nil {
+		for _, c := range list {
+			if c.Serial == fmt.Sprintf("%x", leaf.SerialNumber) && slices.Contains(c.Names, name) {
+				return c
+			}
+		}
+	}
+	return describeLeaf(leaf)
 }
 
 func (m *Manager) clearFailures(ctx context.Context, name string) {
-	m.mu.Lock()
-	issuers := m.acmeIssuers
-	m.mu.Unlock()
-	for _, iss := range issuers {
+	st := m.challenges.Load()
+	if st == nil {
+		return
+	}
+	for _, iss := range st.issuers {
 		_ = m.storage.Delete(ctx, failureKey(iss.IssuerKey(), []string{name}))
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -109,17 +110,24 @@ type Manager struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	// mu guards everything below.
-	mu    sync.Mutex
-	local *certmagic.Config // nil until a site uses the local CA
+	// applyMu serialises Apply, which may wait on storage locks and the
+	// local CA; it is never taken on a request or handshake path.
+	applyMu sync.Mutex
 	// acmes are the ACME configs of the last Apply, one per distinct
 	// setting (sites with different dns blocks get different ones); the
-	// first is the fallback of configForCert.
-	acmes       []*acmeConfig
-	acmeIssuers []*certmagic.ACMEIssuer // of every config in acmes
-	acmeTLS     *tls.Config             // answers tls-alpn-01 handshakes
-	adhoc       map[string]*staticSource
-	files       map[fileKey]*fileSource
+	// first is the fallback of configForCert. Guarded by applyMu.
+	acmes []*acmeConfig
+
+	// mu guards local, adhoc and files: held only briefly, never across
+	// storage or network work.
+	mu    sync.Mutex
+	local *certmagic.Config // nil until a site uses the local CA
+	adhoc map[string]*adhocCert
+	files map[fileKey]*fileSource
+
+	// challenges answer ACME challenges; read on every challenge request
+	// and acme-tls/1 handshake without a lock.
+	challenges atomic.Pointer[challengeState]
 
 	// managed maps each managed name to the CertMagic config that keeps
 	// it; replaced whole by Apply and read without mu by the cache's
@@ -155,7 +163,7 @@ func New(opts Options) (*Manager, error) {
 		opts:    opts,
 		logger:  logger,
 		storage: opts.Storage,
-		adhoc:   make(map[string]*staticSource),
+		adhoc:   make(map[string]*adhocCert),
 		files:   make(map[fileKey]*fileSource),
 		status:  newStatusBook(),
 		stop:    make(chan struct{}),
@@ -191,53 +199,106 @@ func (m *Manager) LocalCADir() string { return filepath.Join(m.opts.DataDir, "ca
 // the first handshake after Apply succeeds; ACME certificates are obtained in
 // the background (their progress is logged). Sites no longer present stop
 // being watched and renewed; certificates that are still needed are reused.
+//
+// Everything that can fail for one site is checked for all sites before any
+// certificate is ordered, so a rejected config starts no orders.
 func (m *Manager) Apply(ctx context.Context, sites []SiteTLS, acmeConf ACME) ([]Source, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.applyMu.Lock()
+	defer m.applyMu.Unlock()
 
-	sources := make([]Source, len(sites))
-	adhoc := make(map[string]*staticSource)
-	files := make(map[fileKey]*fileSource)
-	managed := make(map[string]*certmagic.Config)
-	var acmes []*acmeConfig
+	p := &plan{
+		sources: make([]Source, len(sites)),
+		adhoc:   make(map[string]*adhocCert),
+		files:   make(map[fileKey]*fileSource),
+		managed: make(map[string]*certmagic.Config),
+		fresh:   make(map[*certmagic.Config][]string),
+	}
 	var errs []error
 	for i, site := range sites {
-		var err error
-		switch site.Mode {
-		case ModeLocal:
-			sources[i], err = m.applyLocalLocked(ctx, site.Hosts, managed)
-		case ModeACME:
-			sources[i], err = m.applyACMELocked(site, acmeConf, managed, &acmes)
-		case ModeAdhoc:
-			sources[i], err = m.applyAdhocLocked(site.Hosts, adhoc)
-		case ModeFile:
-			sources[i], err = m.applyFileLocked(site, files)
-		default:
-			err = fmt.Errorf("unknown tls mode %q", site.Mode)
-		}
-		if err != nil {
+		if err := m.prepare(p, i, site, acmeConf); err != nil {
 			errs = append(errs, &SiteError{Site: i, Err: err})
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		// Obtains already started under the new configs keep running in
-		// the background: keep answering their challenges too.
-		m.setACMELocked(append(slices.Clone(m.acmes), acmes...))
 		return nil, err
 	}
-	m.unmanageLocked(managed)
-	m.adhoc, m.files = adhoc, files
-	m.setACMELocked(acmes)
-	var fallback *certmagic.Config
-	if len(acmes) > 0 {
-		fallback = acmes[0].cfg
+	if err := m.manage(ctx, p); err != nil {
+		return nil, err
 	}
-	m.managed.Store(&managedSet{byName: managed, fallback: cmp.Or(fallback, m.local)})
-	return sources, nil
+	m.unmanage(p.managed)
+	m.mu.Lock()
+	m.adhoc, m.files = p.adhoc, p.files
+	m.mu.Unlock()
+	m.acmes = p.acmes
+	m.challenges.Store(newChallengeState(p.acmes))
+	var fallback *certmagic.Config
+	if len(p.acmes) > 0 {
+		fallback = p.acmes[0].cfg
+	}
+	m.managed.Store(&managedSet{byName: p.managed, fallback: cmp.Or(fallback, m.localConfig())})
+	return p.sources, nil
 }
 
-// unmanageLocked stops renewing certificates of names no site has any more.
-func (m *Manager) unmanageLocked(next map[string]*certmagic.Config) {
+// plan is what one Apply will put in service.
+type plan struct {
+	sources []Source
+	adhoc   map[string]*adhocCert
+	files   map[fileKey]*fileSource
+	managed map[string]*certmagic.Config // name → the config that keeps it
+	acmes   []*acmeConfig
+	local   []string                       // names for the local CA, obtained synchronously
+	fresh   map[*certmagic.Config][]string // ACME names new to their config
+}
+
+// prepare checks one site and adds it to p, without ordering anything.
+func (m *Manager) prepare(p *plan, i int, site SiteTLS, acmeConf ACME) error {
+	var err error
+	switch site.Mode {
+	case ModeLocal:
+		var cfg *certmagic.Config
+		if cfg, err = m.localCA(); err == nil {
+			p.local = append(p.local, site.Hosts...)
+			for _, h := range site.Hosts {
+				p.managed[h] = cfg
+			}
+			p.sources[i] = managedSource{cfg: cfg}
+		}
+	case ModeACME:
+		p.sources[i], err = m.prepareACME(p, site, acmeConf)
+	case ModeAdhoc:
+		p.sources[i], err = m.adhocSource(site.Hosts, p.adhoc)
+	case ModeFile:
+		p.sources[i], err = m.fileCert(site, p.files)
+	default:
+		err = fmt.Errorf("unknown tls mode %q", site.Mode)
+	}
+	return err
+}
+
+// manage hands the plan's names to CertMagic: local ones synchronously,
+// ACME ones in the background.
+func (m *Manager) manage(ctx context.Context, p *plan) error {
+	if len(p.local) > 0 {
+		if err := m.localConfig().ManageSync(ctx, p.local); err != nil {
+			return fmt.Errorf("local certificate: %w", err)
+		}
+	}
+	for _, ac := range p.acmes {
+		names := p.fresh[ac.cfg]
+		if len(names) == 0 {
+			continue
+		}
+		// Obtaining can take minutes (and retries for days): it runs in the
+		// background, under the Manager's lifetime, not the caller's.
+		if err := ac.cfg.ManageAsync(m.ctx, names); err != nil {
+			return fmt.Errorf("acme: %w", err)
+		}
+	}
+	return nil
+}
+
+// unmanage stops renewing certificates of names no site has any more.
+func (m *Manager) unmanage(next map[string]*certmagic.Config) {
 	var gone []certmagic.SubjectIssuer
 	for name := range m.managed.Load().byName {
 		if next[name] == nil {
@@ -249,37 +310,36 @@ func (m *Manager) unmanageLocked(next map[string]*certmagic.Config) {
 	}
 }
 
-func (m *Manager) applyLocalLocked(ctx context.Context, hosts []string, managed map[string]*certmagic.Config) (Source, error) {
-	if m.local == nil {
-		ca, created, err := pki.InitLocalCA(m.LocalCADir(), m.opts.LocalCAName)
-		if err != nil {
-			return nil, fmt.Errorf("local CA: %w", err)
-		}
-		if created {
-			m.logger.Info("created local CA", "root", pki.RootCertPath(m.LocalCADir()))
-		}
-		m.local = certmagic.New(m.cache, certmagic.Config{
-			Storage: m.storage,
-			Issuers: []certmagic.Issuer{&localIssuer{ca: ca, validity: m.opts.LocalLeafValidity}},
-			Logger:  newZapLogger(m.logger),
-			OnEvent: m.onEvent,
-		})
+// localCA returns the CertMagic config of the local CA, creating the CA on
+// first use.
+func (m *Manager) localCA() (*certmagic.Config, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.local != nil {
+		return m.local, nil
 	}
-	if err := m.local.ManageSync(ctx, hosts); err != nil {
-		return nil, fmt.Errorf("local certificate: %w", err)
+	ca, created, err := pki.InitLocalCA(m.LocalCADir(), m.opts.LocalCAName)
+	if err != nil {
+		return nil, err
 	}
-	for _, h := range hosts {
-		managed[h] = m.local
+	if created {
+		m.logger.Info("created local CA", "root", pki.RootCertPath(m.LocalCADir()))
 	}
-	return managedSource{cfg: m.local}, nil
+	m.local = certmagic.New(m.cache, certmagic.Config{
+		Storage: m.storage,
+		Issuers: []certmagic.Issuer{&localIssuer{ca: ca, validity: m.opts.LocalLeafValidity}},
+		Logger:  newZapLogger(m.logger),
+		OnEvent: m.onEvent,
+	})
+	return m.local, nil
 }
 
-// applyACMELocked hands a site's names to the ACME config for its
-// settings, reusing one from this Apply (acmes) or the last before making
-// a new one.
-func (m *Manager) applyACMELocked(site SiteTLS, a ACME, managed map[string]*certmagic.Config, acmes *[]*acmeConfig) (Source, error) {
+// prepareACME finds the ACME config for a site's settings, reusing one from
+// this Apply or the last before making a new one, and notes which of its
+// names the config does not manage yet.
+func (m *Manager) prepareACME(p *plan, site SiteTLS, a ACME) (Source, error) {
 	a.DNS = dnsFor(site, a)
-	ac := findACME(*acmes, a)
+	ac := findACME(p.acmes, a)
 	if ac == nil {
 		if ac = findACME(m.acmes, a); ac == nil {
 			cfg, issuers, err := m.newACMEConfig(a)
@@ -288,42 +348,56 @@ func (m *Manager) applyACMELocked(site SiteTLS, a ACME, managed map[string]*cert
 			}
 			ac = &acmeConfig{conf: a, cfg: cfg, issuers: issuers}
 		}
-		*acmes = append(*acmes, ac)
+		p.acmes = append(p.acmes, ac)
 	}
 	// Names already managed by this config are not handed over again: a
 	// reload must not restart their obtain loops.
-	var fresh []string
 	for _, h := range site.Hosts {
 		if m.managed.Load().byName[h] != ac.cfg {
-			fresh = append(fresh, h)
+			p.fresh[ac.cfg] = append(p.fresh[ac.cfg], h)
 		}
-		managed[h] = ac.cfg
-	}
-	if len(fresh) > 0 {
-		// Obtaining can take minutes (and retries for days): it runs in the
-		// background, under the Manager's lifetime, not the caller's.
-		if err := ac.cfg.ManageAsync(m.ctx, fresh); err != nil {
-			return nil, fmt.Errorf("acme: %w", err)
-		}
+		p.managed[h] = ac.cfg
 	}
 	return managedSource{cfg: ac.cfg}, nil
 }
 
-func (m *Manager) applyAdhocLocked(hosts []string, next map[string]*staticSource) (Source, error) {
+// adhocSource returns the ad-hoc certificate for hosts, reusing the one in
+// service while it has more than a month left.
+func (m *Manager) adhocSource(hosts []string, next map[string]*adhocCert) (Source, error) {
 	key := strings.Join(slices.Sorted(slices.Values(hosts)), ",")
+	m.mu.Lock()
 	src := m.adhoc[key]
-	// Regenerate when missing or within a month of expiry: ad-hoc certificates
-	// are never stored, and a long-running instance must not serve an expired one.
-	if src == nil || time.Until(src.cert.Leaf.NotAfter) < 30*24*time.Hour {
-		cert, err := pki.SelfSigned(hosts, 365*24*time.Hour)
-		if err != nil {
-			return nil, fmt.Errorf("ad-hoc certificate: %w", err)
-		}
-		src = &staticSource{cert: &cert}
+	m.mu.Unlock()
+	if src == nil {
+		src = &adhocCert{hosts: hosts}
+	}
+	if err := src.refresh(m.opts.Now()); err != nil {
+		return nil, err
 	}
 	next[key] = src
 	return src, nil
 }
+
+// refreshAdhoc makes new ad-hoc certificates for those in their last month,
+// so an instance that runs for a year without a reload never serves an
+// expired one.
+func (m *Manager) refreshAdhoc() {
+	m.mu.Lock()
+	list := slices.Collect(maps.Values(m.adhoc))
+	m.mu.Unlock()
+	for _, a := range list {
+		if err := a.refresh(m.opts.Now()); err != nil {
+			m.logger.Error("could not renew an ad-hoc certificate", "hosts", a.hosts, "error", err)
+		}
+	}
+}
+
+// Ad-hoc certificates live a year and are made anew in their last month,
+// on reload or by the daily maintenance.
+const (
+	adhocValidity    = 365 * 24 * time.Hour
+	adhocRenewBefore = 30 * 24 * time.Hour
+)
 
 // configForCert tells the cache which CertMagic config maintains a
 // certificate: the one that manages its names.
@@ -362,9 +436,27 @@ func (s managedSource) Certificate(hello *tls.ClientHelloInfo, name string) (*tl
 	return s.cfg.GetCertificate(hello)
 }
 
-// staticSource serves one certificate made in memory.
-type staticSource struct{ cert *tls.Certificate }
+// adhocCert serves a self-signed certificate made in memory (tls: adhoc),
+// never stored.
+type adhocCert struct {
+	hosts []string
+	cert  atomic.Pointer[tls.Certificate]
+}
 
-func (s *staticSource) Certificate(*tls.ClientHelloInfo, string) (*tls.Certificate, error) {
-	return s.cert, nil
+func (a *adhocCert) Certificate(*tls.ClientHelloInfo, string) (*tls.Certificate, error) {
+	return a.cert.Load(), nil
+}
+
+// refresh makes a new certificate when there is none or it has less than
+// adhocRenewBefore left.
+func (a *adhocCert) refresh(now time.Time) error {
+	if c := a.cert.Load(); c != nil && c.Leaf.NotAfter.Sub(now) >= adhocRenewBefore {
+		return nil
+	}
+	cert, err := pki.SelfSigned(a.hosts, adhocValidity)
+	if err != nil {
+		return fmt.Errorf("ad-hoc certificate: %w", err)
+	}
+	a.cert.Store(&cert)
+	return nil
 }
