@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/tlsgate/tlsgate/internal/config"
@@ -15,6 +16,12 @@ import (
 
 // clientAuth is a site's compiled client_auth policy.
 type clientAuth struct {
+	// mu guards verified.
+	mu sync.Mutex
+	// verified remembers leaves this policy accepted, so the per-request
+	// check (see allows) costs a map lookup, not a chain verification.
+	verified map[*x509.Certificate]bool
+
 	required bool
 	roots    *x509.CertPool
 	// inter holds intermediates we know, so clients that send only their
@@ -54,6 +61,7 @@ func (s *Server) compileClientAuth(ca *config.ClientAuth) (*clientAuth, error) {
 		inter = local.Chain
 	}
 	return &clientAuth{
+		verified: make(map[*x509.Certificate]bool),
 		required: ca.Mode != config.ClientAuthOptional,
 		roots:    pool,
 		inter:    inter,
@@ -70,6 +78,37 @@ func (ca *clientAuth) apply(c *tls.Config) {
 	c.ClientAuth = tls.RequestClientCert
 	c.VerifyConnection = ca.verify
 }
+
+// allows checks a request's connection against this policy. The handshake
+// checked it against the policy in service then; a reload may since have
+// added client_auth to the site or changed its CAs, and keep-alive and
+// HTTP/2 connections outlive reloads.
+func (ca *clientAuth) allows(cs *tls.ConnectionState) bool {
+	if len(cs.PeerCertificates) == 0 {
+		return !ca.required
+	}
+	leaf := cs.PeerCertificates[0]
+	if now := ca.now(); now.After(leaf.NotAfter) || now.Before(leaf.NotBefore) {
+		return false
+	}
+	ca.mu.Lock()
+	ok, seen := ca.verified[leaf]
+	ca.mu.Unlock()
+	if seen {
+		return ok
+	}
+	ok = ca.verify(*cs) == nil
+	ca.mu.Lock()
+	if len(ca.verified) >= maxVerifiedLeaves {
+		clear(ca.verified) // bounded memory; the next requests verify again
+	}
+	ca.verified[leaf] = ok
+	ca.mu.Unlock()
+	return ok
+}
+
+// maxVerifiedLeaves bounds the per-policy cache of verified client leaves.
+const maxVerifiedLeaves = 10000
 
 func (ca *clientAuth) verify(cs tls.ConnectionState) error {
 	if len(cs.PeerCertificates) == 0 {

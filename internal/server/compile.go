@@ -48,7 +48,7 @@ func (s *Server) compile(ctx context.Context, cfg *config.Config) (*Runtime, err
 			at := fmt.Sprintf("sites[%d].client_auth", i)
 			return nil, fmt.Errorf("%s: %s: %w", cfg.Position(at), at, err)
 		}
-		st := &site{hosts: sc.Hosts, handler: handler, source: sources[i], defaultName: firstPlainHost(sc.Hosts)}
+		st := &site{hosts: sc.Hosts, handler: handler, source: sources[i], auth: ca, defaultName: firstPlainHost(sc.Hosts)}
 		st.tls = s.siteTLSConfig(st, ca)
 		rt.sites = append(rt.sites, st)
 		for _, h := range sc.Hosts {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 
 	"github.com/tlsgate/tlsgate/internal/certs"
 	"github.com/tlsgate/tlsgate/internal/config"
@@ -36,6 +37,8 @@ type site struct {
 	handler http.Handler
 	tls     *tls.Config
 	source  certs.Source
+	// auth is the site's client_auth policy; nil when it has none.
+	auth *clientAuth
 	// defaultName is the name whose certificate clients without SNI get.
 	defaultName string
 }
@@ -83,20 +86,38 @@ func (s *site) certificateName(hello *tls.ClientHelloInfo) string {
 // gets 421, so a certificate (and later, client authentication) chosen for one
 // site is never used to reach another. A Host no site serves goes to the
 // connection's site, as nginx's default server does.
+//
+// The connection's site and client certificate are checked against the
+// Runtime in service, not the one of the handshake: connections outlive
+// reloads, and a reload that removes the site or adds client_auth must not
+// leave them a way in. 421 makes the client open a new connection, whose
+// handshake applies the current policy.
 func (rt *Runtime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	conn := rt.connSite(r)
 	s, ok := rt.hosts.Match(r.Host)
 	switch {
+	case r.TLS != nil && conn == nil:
+		misdirected(w, "this server has no site for the name this connection was made for")
+		return
 	case !ok && conn == nil:
-		http.Error(w, "421 Misdirected Request: this server has no site for that name", http.StatusMisdirectedRequest)
+		misdirected(w, "this server has no site for that name")
 		return
 	case !ok:
 		s = conn
 	case conn != nil && s != conn:
-		http.Error(w, "421 Misdirected Request: open a new connection for this host name", http.StatusMisdirectedRequest)
+		misdirected(w, "open a new connection for this host name")
+		return
+	}
+	dropUnderscoreLookalikes(r.Header)
+	if s.auth != nil && r.TLS != nil && !s.auth.allows(r.TLS) {
+		misdirected(w, "this site's client certificate policy changed; open a new connection")
 		return
 	}
 	s.handler.ServeHTTP(w, r)
+}
+
+func misdirected(w http.ResponseWriter, why string) {
+	http.Error(w, "421 Misdirected Request: "+why, http.StatusMisdirectedRequest)
 }
 
 func (rt *Runtime) connSite(r *http.Request) *site {
@@ -109,4 +130,22 @@ func (rt *Runtime) connSite(r *http.Request) *site {
 	}
 	addr, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 	return rt.siteForLocalAddr(addr)
+}
+
+// protectedHeaders are the headers tlsgate vouches for (dash form, lower case).
+var protectedHeaders = map[string]bool{
+	"x-forwarded-for": true, "x-forwarded-proto": true, "x-forwarded-host": true, "forwarded": true,
+	"client-cert": true, "client-cert-chain": true, "x-client-cert-subject": true, "x-client-cert-fingerprint": true,
+}
+
+// dropUnderscoreLookalikes removes client headers that spell a header
+// tlsgate vouches for with underscores (X_Client_Cert_Subject): Go keeps
+// them apart from the real one, but WSGI and CGI servers (uwsgi, gunicorn)
+// turn both into HTTP_X_CLIENT_CERT_SUBJECT, so they would pass as ours.
+func dropUnderscoreLookalikes(h http.Header) {
+	for k := range h {
+		if strings.IndexByte(k, '_') >= 0 && protectedHeaders[strings.ToLower(strings.ReplaceAll(k, "_", "-"))] {
+			delete(h, k)
+		}
+	}
 }

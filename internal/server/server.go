@@ -209,9 +209,7 @@ loop:
 		case <-ctx.Done():
 			break loop
 		case <-reload:
-			if err := s.Reload(ctx); err != nil {
-				s.logger.Error("reload failed; the previous config keeps serving", "error", err)
-			}
+			_ = s.Reload(ctx) // Reload logs its own failure
 		case err := <-s.serveErr:
 			runErr = err
 			break loop
@@ -249,8 +247,17 @@ func (s *Server) shutdown() error {
 }
 
 // Reload loads, validates and compiles the config again and swaps it in.
-// On any error the Runtime in service stays, and the error says why.
+// On any error the Runtime in service stays, and the error says why; it is
+// logged here, whether SIGHUP or the admin API asked.
 func (s *Server) Reload(ctx context.Context) error {
+	err := s.reload(ctx)
+	if err != nil {
+		s.logger.Error("reload failed; the previous config keeps serving", "error", err)
+	}
+	return err
+}
+
+func (s *Server) reload(ctx context.Context) error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	cfg, err := s.opts.Load()
@@ -264,6 +271,9 @@ func (s *Server) Reload(ctx context.Context) error {
 	}
 	if !reflect.DeepEqual(cfg.Storage, old.cfg.Storage) {
 		return errors.New("storage settings changed: that needs a restart")
+	}
+	if cfg.Limits != old.cfg.Limits || cfg.RenewInterval != old.cfg.RenewInterval {
+		s.logger.Warn("limits and renew_interval are read at start; the new values take effect after a restart")
 	}
 	// Open new addresses before anything changes, so a failed bind leaves
 	// everything as it was.

@@ -192,3 +192,59 @@ func TestListenErrors(t *testing.T) {
 		t.Errorf("second listener on a live socket: %v; want 'in use'", err)
 	}
 }
+
+// TestReloadAddsClientAuthToOpenConnections: a keep-alive connection made
+// before a reload that adds client_auth must not keep reaching the site.
+func TestReloadAddsClientAuthToOpenConnections(t *testing.T) {
+	ts := startServer(t, twoSites)
+	addr := ts.Addr("https")
+	tr := &http.Transport{
+		TLSClientConfig: &tls.Config{ServerName: "a.test", InsecureSkipVerify: true},
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", addr.String())
+		},
+		MaxConnsPerHost: 1,
+	}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	status := func() int {
+		t.Helper()
+		resp, err := c.Get("https://a.test/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := status(); got != 200 {
+		t.Fatalf("before the reload: %d", got)
+	}
+	ts.setConfig(strings.Replace(twoSites, "  - hosts: [a.test]\n", "  - hosts: [a.test]\n    client_auth: {mode: require, local_ca: true}\n", 1))
+	if err := ts.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(); got != http.StatusMisdirectedRequest {
+		t.Errorf("the connection made before client_auth was added got %d; want 421", got)
+	}
+}
+
+func TestDropUnderscoreLookalikes(t *testing.T) {
+	h := http.Header{
+		"X_client_cert_subject": {"CN=admin"},
+		"X_forwarded_for":       {"6.6.6.6"},
+		"Client_cert":           {":AAAA:"},
+		"X_app_token":           {"keep"},
+		"X-Forwarded-For":       {"kept for the proxy to replace"},
+	}
+	dropUnderscoreLookalikes(h)
+	for _, gone := range []string{"X_client_cert_subject", "X_forwarded_for", "Client_cert"} {
+		if _, ok := h[gone]; ok {
+			t.Errorf("%s reached the backend", gone)
+		}
+	}
+	if h.Get("X_app_token") == "" || h.Get("X-Forwarded-For") == "" {
+		t.Errorf("dropped a header it should keep: %v", h)
+	}
+}
