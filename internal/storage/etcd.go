@@ -76,7 +76,11 @@ type Etcd struct {
 
 	// mu guards held.
 	mu   sync.Mutex
-	held map[string]*heldLock // by lock name
+	// held lists, by lock name, the locks this process holds. A name has
+	// two entries only when a holder lost its lease and another goroutine
+	// then took the lock: the stale entry stays until its own Unlock, so
+	// its writes keep failing and it cannot release the new holder's lock.
+	held map[string][]*heldLock
 
 	stop chan struct{}
 	done chan struct{}
@@ -118,7 +122,7 @@ func NewEtcd(opts EtcdOptions) (*Etcd, error) {
 		prefix: opts.Prefix,
 		opts:   opts,
 		logger: logger,
-		held:   make(map[string]*heldLock),
+		held:   make(map[string][]*heldLock),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
@@ -161,9 +165,11 @@ func (e *Etcd) Close() error {
 	close(e.stop)
 	<-e.done
 	e.mu.Lock()
-	names := make([]string, 0, len(e.held))
-	for name := range e.held {
-		names = append(names, name)
+	var names []string
+	for name, hs := range e.held {
+		for range hs {
+			names = append(names, name)
+		}
 	}
 	e.mu.Unlock()
 	for _, name := range names {

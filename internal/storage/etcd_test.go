@@ -61,7 +61,7 @@ func TestEtcdFencesWritesOfALostLock(t *testing.T) {
 	// The lease ends as it would after TTL without renewals (a paused or
 	// cut-off holder); b takes the lock and the work over.
 	a.mu.Lock()
-	lease := a.held["issue_cert_a.example"].lease
+	lease := a.held["issue_cert_a.example"][0].lease
 	a.mu.Unlock()
 	if _, err := b.client.Revoke(ctx, lease); err != nil {
 		t.Fatal(err)
@@ -92,6 +92,49 @@ func TestEtcdFencesWritesOfALostLock(t *testing.T) {
 	}
 	if err := a.Store(ctx, "certificates/b.crt", []byte("x")); err != nil {
 		t.Errorf("store without locks after Unlock: %v", err)
+	}
+}
+
+// TestEtcdLostLockSameProcess is the case two goroutines of one instance
+// meet (a forced renewal and the background renewal of the same name): G1
+// loses its lease, G2 takes the lock. G1 must not write, and G1's Unlock
+// must not release G2's lock.
+func TestEtcdLostLockSameProcess(t *testing.T) {
+	server := storagetest.StartEtcd(t)
+	ctx := context.Background()
+	e := newTestEtcd(t, server, "same/", nil)
+	other := newTestEtcd(t, server, "same/", nil)
+	const name = "issue_cert_x.example"
+	if err := e.Lock(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	e.mu.Lock()
+	g1 := e.held[name][0]
+	e.mu.Unlock()
+	if _, err := other.client.Revoke(ctx, g1.lease); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return g1.lost.Load() })
+	if err := e.Lock(ctx, name); err != nil { // G2
+		t.Fatal(err)
+	}
+	if err := e.Store(ctx, "certificates/x.crt", []byte("from G1")); !errors.Is(err, ErrLockLost) {
+		t.Errorf("G1's write after losing its lease: %v; want ErrLockLost", err)
+	}
+	if err := e.Unlock(ctx, name); err != nil { // G1 gives up
+		t.Fatal(err)
+	}
+	resp, err := e.client.Get(ctx, e.lockKey(name))
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("G2's lock key after G1's Unlock: %v, %v; want it still there", resp, err)
+	}
+	if err := e.Store(ctx, "certificates/x.crt", []byte("from G2")); err != nil {
+		t.Errorf("G2 cannot write: %v", err)
+	}
+	lctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	if err := other.Lock(lctx, name); err == nil {
+		t.Error("another instance took the lock G2 still holds")
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync/atomic"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -52,7 +53,7 @@ func (e *Etcd) Lock(ctx context.Context, name string) error {
 		return fmt.Errorf("lock %s: %w", name, err)
 	}
 	e.mu.Lock()
-	e.held[name] = h
+	e.held[name] = append(e.held[name], h)
 	e.mu.Unlock()
 	return nil
 }
@@ -126,11 +127,12 @@ func (e *Etcd) keepAlive(name string, h *heldLock, ka <-chan *clientv3.LeaseKeep
 }
 
 // Unlock releases the named lock: the key is deleted if it is still ours,
-// and the lease revoked.
+// and the lease revoked. When this process has two entries for the name
+// (see Etcd.held), the lost one goes first: its holder is the one failing
+// and unlocking now, and the live holder must keep its lock.
 func (e *Etcd) Unlock(ctx context.Context, name string) error {
 	e.mu.Lock()
-	h := e.held[name]
-	delete(e.held, name)
+	h := e.takeHeldLocked(name)
 	e.mu.Unlock()
 	if h == nil {
 		// Already released, e.g. by Close at shutdown before CertMagic's
@@ -153,6 +155,26 @@ func (e *Etcd) Unlock(ctx context.Context, name string) error {
 	return nil
 }
 
+// takeHeldLocked removes and returns the entry Unlock releases: a lost one
+// if any, else the oldest. e.mu must be held.
+func (e *Etcd) takeHeldLocked(name string) *heldLock {
+	hs := e.held[name]
+	if len(hs) == 0 {
+		return nil
+	}
+	i := slices.IndexFunc(hs, func(h *heldLock) bool { return h.lost.Load() })
+	if i < 0 {
+		i = 0
+	}
+	h := hs[i]
+	if hs = slices.Delete(hs, i, i+1); len(hs) == 0 {
+		delete(e.held, name)
+	} else {
+		e.held[name] = hs
+	}
+	return h
+}
+
 // revoke ends a lease, deleting the keys attached to it; errors are
 // ignored because an unrevoked lease expires on its own.
 func (e *Etcd) revoke(id clientv3.LeaseID) {
@@ -166,12 +188,14 @@ func (e *Etcd) revoke(id clientv3.LeaseID) {
 func (e *Etcd) fencedTxn(ctx context.Context, what string, ops ...clientv3.Op) error {
 	var cmps []clientv3.Cmp
 	e.mu.Lock()
-	for name, h := range e.held {
-		if h.lost.Load() {
-			e.mu.Unlock()
-			return fmt.Errorf("%s: lock %s: %w", what, name, ErrLockLost)
+	for name, hs := range e.held {
+		for _, h := range hs {
+			if h.lost.Load() {
+				e.mu.Unlock()
+				return fmt.Errorf("%s: lock %s: %w", what, name, ErrLockLost)
+			}
+			cmps = append(cmps, clientv3.Compare(clientv3.LeaseValue(h.key), "=", h.lease))
 		}
-		cmps = append(cmps, clientv3.Compare(clientv3.LeaseValue(h.key), "=", h.lease))
 	}
 	e.mu.Unlock()
 	rctx, cancel := e.request(ctx)
