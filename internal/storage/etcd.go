@@ -75,7 +75,7 @@ type Etcd struct {
 	health *health
 
 	// mu guards held.
-	mu   sync.Mutex
+	mu sync.Mutex
 	// held lists, by lock name, the locks this process holds. A name has
 	// two entries only when a holder lost its lease and another goroutine
 	// then took the lock: the stale entry stays until its own Unlock, so
