@@ -43,6 +43,10 @@ func (m *Manager) fileCert(site SiteTLS, next map[fileKey]*fileSource) (Source, 
 	if err != nil {
 		return nil, err
 	}
+	if now := m.opts.Now(); now.After(cert.Leaf.NotAfter) || now.Before(cert.Leaf.NotBefore) {
+		m.logger.Warn("the certificate in cert_file is not valid now; clients will refuse it until the files are replaced (tlsgate re-reads them)",
+			"cert_file", key.cert, "not_before", cert.Leaf.NotBefore.Format(time.RFC3339), "not_after", cert.Leaf.NotAfter.Format(time.RFC3339))
+	}
 	if missing := uncovered(cert, site.Hosts); len(missing) > 0 {
 		m.logger.Warn("certificate does not cover every host of its site",
 			"cert_file", key.cert, "missing", missing, "covers", certNames(cert))

@@ -94,7 +94,11 @@ func newCACertCmd(e *env) *cobra.Command {
 			root := pki.RootCertPath(localCADir(df.path()))
 			data, err := os.ReadFile(root)
 			if os.IsNotExist(err) {
-				return fmt.Errorf("no local CA in %s yet: create it with 'tlsgate ca init' (tlsgate run and proxy create it on first use)", filepath.Dir(root))
+				init := "tlsgate ca init"
+				if df.dir != "" {
+					init += " --data-dir " + df.dir
+				}
+				return fmt.Errorf("no local CA in %s yet: create it with '%s' (tlsgate run and proxy create it on first use)", filepath.Dir(root), init)
 			}
 			if err != nil {
 				return err

@@ -153,6 +153,10 @@ that failed attempts left behind.`,
 					errs = append(errs, err)
 					continue
 				}
+				if info.Serial == "" {
+					errs = append(errs, fmt.Errorf("%s: the program on %s did not answer like tlsgate; is admin the address of a tlsgate instance?", name, addr))
+					continue
+				}
 				notAfter := "-"
 				if info.NotAfter != nil {
 					notAfter = info.NotAfter.Format(time.RFC3339)

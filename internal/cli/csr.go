@@ -63,6 +63,8 @@ terminal.`,
 				return usage(errors.New("--out is required: the file to write the CSR to, e.g. --out server.csr"))
 			case len(args) == 0 && subj.cn == "":
 				return usage(errors.New("give at least one name, e.g. 'tlsgate csr localhost --key server.key --out server.csr'"))
+			case subj.country != "" && !isCountryCode(subj.country):
+				return usage(fmt.Errorf("--country %q: use the two-letter ISO 3166 code, e.g. GB, DE, US", subj.country))
 			}
 			if _, err := pki.ParseNames(args); err != nil {
 				return usage(err)
@@ -125,4 +127,10 @@ func certName(path string) string {
 		path = strings.TrimSuffix(path, ext)
 	}
 	return path + ".crt"
+}
+
+// isCountryCode reports whether c is two ASCII letters, as X.509's
+// countryName requires.
+func isCountryCode(c string) bool {
+	return len(c) == 2 && strings.Trim(strings.ToUpper(c), "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == ""
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -19,6 +20,7 @@ type proxyFlags struct {
 	to        []string
 	from      []string
 	tls       string
+	cors      []string
 	dataDir   dataDirFlag
 	httpPort  int
 	httpsPort int
@@ -41,6 +43,9 @@ as root 443 and 80. --http-port 0 turns plain HTTP off.`,
 		Example: `  # FastAPI on Uvicorn (start it with --proxy-headers):
   uvicorn main:app --port 8000 --proxy-headers &
   tlsgate proxy --to http://127.0.0.1:8000
+
+  # A Vite dev server on :5173 calling the API behind tlsgate:
+  tlsgate proxy --to http://127.0.0.1:8000 --cors-origin http://localhost:5173
 
   # Two names, other ports, a unix-socket upstream:
   tlsgate proxy --to unix:/run/app.sock --from localhost --from app.test --https-port 9443`,
@@ -73,6 +78,7 @@ as root 443 and 80. --http-port 0 turns plain HTTP off.`,
 	fs.StringArrayVar(&pf.to, "to", nil, "the app's address: http://HOST:PORT or unix:/path.sock (repeat for round robin)")
 	fs.StringArrayVar(&pf.from, "from", []string{"localhost"}, "name to serve, optionally with the HTTPS port (repeatable)")
 	fs.StringVar(&pf.tls, "tls", "", "certificate source: local, adhoc or acme (default: local for local names, else acme)")
+	fs.StringArrayVar(&pf.cors, "cors-origin", nil, "allow browser calls from this origin, e.g. http://localhost:5173 (repeatable; \"*\" for any, without credentials)")
 	fs.IntVar(&pf.httpsPort, "https-port", defHTTPS, "HTTPS port")
 	fs.IntVar(&pf.httpPort, "http-port", defHTTP, "plain HTTP port that redirects to HTTPS; 0 turns it off")
 	pf.dataDir.register(fs)
@@ -110,6 +116,17 @@ func (pf *proxyFlags) config() (*config.Config, error) {
 	site := config.Site{Hosts: hosts, Routes: []config.Route{{Path: "/", To: pf.to}}}
 	if pf.tls != "" {
 		site.TLS = &config.TLS{Mode: pf.tls}
+	}
+	if len(pf.cors) > 0 {
+		// A dev frontend on another port calling its API: any method and
+		// header, and cookies unless every origin is allowed (browsers
+		// refuse credentials with "*").
+		site.CORS = &config.CORS{
+			AllowOrigins:     pf.cors,
+			AllowMethods:     []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"},
+			AllowHeaders:     []string{"*"},
+			AllowCredentials: !slices.Contains(pf.cors, "*"),
+		}
 	}
 	return &config.Config{
 		DataDir: pf.dataDir.path(),

@@ -76,7 +76,7 @@ func adminCall(ctx context.Context, addr, method, path string, out any) error {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("%w on the admin address %s (is it running with this config?): %v", errNotRunning, addr, err)
+		return fmt.Errorf("%w on the admin address %s: is it running with this config? (start it with: tlsgate run -c FILE)", errNotRunning, addr)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

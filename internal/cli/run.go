@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"syscall"
@@ -49,6 +50,11 @@ func (f *configFlags) load(e *env) (*config.Config, error) {
 		return nil, err
 	}
 	cfg, err := config.Load(path, config.LoadOptions{EnvFile: f.envFile})
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, statErr := os.Stat(path); statErr != nil {
+			return nil, usage(fmt.Errorf("config file %s does not exist; pass the right one with -c FILE (examples/ has working configs)", path))
+		}
+	}
 	if err != nil {
 		return nil, usage(err)
 	}

@@ -3,11 +3,14 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tlsgate/tlsgate/internal/certs"
 	"github.com/tlsgate/tlsgate/internal/config"
+	"github.com/tlsgate/tlsgate/internal/storage"
 )
 
 func newValidateCmd(e *env) *cobra.Command {
@@ -26,7 +29,7 @@ as FILE:LINE:COL: key: what is wrong; what to do. Exit 0 when valid, 2 when not.
 			if err != nil {
 				return err
 			}
-			if err := checkCertFiles(cfg); err != nil {
+			if err := checkFiles(cfg, e.stderr); err != nil {
 				return usage(err)
 			}
 			fmt.Fprintf(e.stdout, "%s: valid (%d sites)\n", cfg.File, len(cfg.Sites))
@@ -37,17 +40,30 @@ as FILE:LINE:COL: key: what is wrong; what to do. Exit 0 when valid, 2 when not.
 	return cmd
 }
 
-// checkCertFiles loads every file certificate, so a wrong passphrase or a
-// key that does not match is found before the config is put in service.
-func checkCertFiles(cfg *config.Config) error {
+// checkFiles loads every file certificate and the storage encryption key,
+// so a wrong passphrase, a key that does not match or a key file that
+// holds no key is found before the config is put in service.
+func checkFiles(cfg *config.Config, warn io.Writer) error {
 	var errs []error
+	if f := cfg.Storage.EncryptionKeyFile; f != "" {
+		if _, err := storage.ReadKeyFile(f); err != nil {
+			const at = "storage.encryption_key_file"
+			errs = append(errs, fmt.Errorf("%s: %s: %w", cfg.Position(at), at, err))
+		}
+	}
 	for i, s := range cfg.Sites {
 		if s.TLS == nil || s.TLS.Mode != config.TLSFile {
 			continue
 		}
-		if _, err := certs.LoadKeyPair(s.TLS.CertFile, s.TLS.KeyFile, s.TLS.KeyPassphraseFile); err != nil {
-			at := fmt.Sprintf("sites[%d].tls", i)
+		at := fmt.Sprintf("sites[%d].tls", i)
+		cert, err := certs.LoadKeyPair(s.TLS.CertFile, s.TLS.KeyFile, s.TLS.KeyPassphraseFile)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %s: %w", cfg.Position(at), at, err))
+			continue
+		}
+		if now := time.Now(); now.After(cert.Leaf.NotAfter) {
+			fmt.Fprintf(warn, "%s: %s: warning: the certificate in %s expired on %s; clients will refuse it\n",
+				cfg.Position(at), at, s.TLS.CertFile, cert.Leaf.NotAfter.Format(time.RFC3339))
 		}
 	}
 	return errors.Join(errs...)
