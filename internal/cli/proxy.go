@@ -90,6 +90,7 @@ as root 443 and 80. --http-port 0 turns plain HTTP off.`,
 // config builds the config the quick mode serves.
 func (pf *proxyFlags) config() (*config.Config, error) {
 	httpsPort := pf.httpsPort
+	fromPort := "" // the --from that set httpsPort, for the error
 	var hosts []string
 	for _, f := range pf.from {
 		host, port, err := net.SplitHostPort(f)
@@ -100,7 +101,10 @@ func (pf *proxyFlags) config() (*config.Config, error) {
 			if err != nil || n <= 0 || n > 65535 {
 				return nil, fmt.Errorf("--from %s: the port must be a number from 1 to 65535", f)
 			}
-			httpsPort = n
+			if fromPort != "" && n != httpsPort {
+				return nil, fmt.Errorf("--from %s and --from %s name different ports; one HTTPS port serves every name", fromPort, f)
+			}
+			httpsPort, fromPort = n, f
 		}
 		hosts = append(hosts, strings.ToLower(strings.Trim(host, "[]")))
 	}
