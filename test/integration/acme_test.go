@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tlsgate/tlsgate/test/testenv"
 )
 
 // acmeSites is a config with two ACME sites, three names.
@@ -53,7 +55,7 @@ func TestACMEIssuance(t *testing.T) {
 			t.Parallel()
 			// Pebble validates the other challenge type on a dead port, so
 			// only the configured one can succeed.
-			dead := freePort(t)
+			dead := testenv.FreePort(t)
 			opts := pebbleOptions{HTTPPort: dead}
 			if challenge == "http-01" {
 				opts = pebbleOptions{TLSPort: dead}
@@ -82,7 +84,7 @@ func TestACMEIssuance(t *testing.T) {
 					t.Errorf("%s: %d %q; want 200 %q", name, status, body, want)
 				}
 			}
-			if !strings.Contains(inst.stderr.String(), "challenge_type="+challenge) {
+			if !strings.Contains(inst.Stderr.String(), "challenge_type="+challenge) {
 				t.Errorf("tlsgate's log does not show the %s challenge being solved", challenge)
 			}
 		})
@@ -98,7 +100,7 @@ func TestACMERestartReusesCertificate(t *testing.T) {
 		t.Fatal(err)
 	}
 	orders := p.orders()
-	if code := inst.stop(t); code != 0 {
+	if code := inst.Stop(t); code != 0 {
 		t.Fatalf("stop: exit %d", code)
 	}
 	// With no instance running, certs reads the data directory.
@@ -362,7 +364,7 @@ func TestACMECrashLoop(t *testing.T) {
 	g := newGateConfig(t)
 	// Pebble validates http-01 on a port where nothing listens: every
 	// order fails.
-	p := startPebble(t, pebbleOptions{HTTPPort: freePort(t), TLSPort: freePort(t)})
+	p := startPebble(t, pebbleOptions{HTTPPort: testenv.FreePort(t), TLSPort: testenv.FreePort(t)})
 	cfg := header + p.acmeConfig("http-01") + `sites:
   - hosts: [crash.example.com]
     routes: [{path: /, respond: {body: "ok"}}]
@@ -376,11 +378,10 @@ func TestACMECrashLoop(t *testing.T) {
 		if i > 0 {
 			want = "waiting out the backoff"
 		}
-		if !proc.waitLog(t, want, 20*time.Second) {
-			t.Fatalf("start %d: no %q in the log:\n%s", i+1, want, proc.stderr.String())
+		if !proc.WaitLog(want, 20*time.Second) {
+			t.Fatalf("start %d: no %q in the log:\n%s", i+1, want, proc.Stderr.String())
 		}
-		_ = proc.cmd.Process.Kill() // a crash, not a clean stop
-		<-proc.done
+		proc.Kill() // a crash, not a clean stop
 	}
 	if got := p.orders(); got != 1 {
 		t.Errorf("pebble got %d orders over %d crashing starts; want 1 (the persisted backoff must hold)", got, restarts)
@@ -393,7 +394,7 @@ func newGet(url string) (*http.Request, error) { return http.NewRequest(http.Met
 // directory issues (as Caddy falls back from Let's Encrypt to ZeroSSL).
 func TestACMEFallback(t *testing.T) {
 	t.Parallel()
-	dead := fmt.Sprintf("https://127.0.0.1:%d/dir", freePort(t))
+	dead := fmt.Sprintf("https://127.0.0.1:%d/dir", testenv.FreePort(t))
 	p, inst := startACME(t, pebbleOptions{}, func(p *pebbleCA) string {
 		return fmt.Sprintf(`email: ops@example.com
 acme:

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/tlsgate/tlsgate/test/testenv"
 )
 
 // echoed is what the echo backend saw, returned as JSON.
@@ -124,31 +126,19 @@ func pythonBackend(t *testing.T, args func(port int) []string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	cmd := exec.Command("/usr/bin/python3", args(port)...)
 	cmd.Dir = testdata
 	cmd.Env = childEnv
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start python backend: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-		if t.Failed() {
-			t.Logf("python backend output:\n%s", logs.String())
-		}
-	})
+	p := testenv.Start(t, cmd)
+	// Killed, not stopped: a graceful Uvicorn shutdown waits for streams a
+	// test may leave open, and nothing is left to check in the backend.
+	t.Cleanup(p.Kill)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		select {
-		case <-done:
-			t.Fatalf("python backend exited early:\n%s", logs.String())
-		default:
+		if p.Exited() {
+			t.Fatalf("python backend exited early:\n%s%s", p.Stderr, p.Stdout)
 		}
 		resp, err := http.Get(base + "/ready")
 		if err == nil {
@@ -156,7 +146,7 @@ func pythonBackend(t *testing.T, args func(port int) []string) string {
 			return base
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("python backend not ready: %v\n%s", err, logs.String())
+			t.Fatalf("python backend not ready: %v\n%s%s", err, p.Stderr, p.Stdout)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tlsgate/tlsgate/test/testenv"
 )
 
 func TestVersion(t *testing.T) {
@@ -153,7 +155,7 @@ sites:
       - path: /
         respond: {status: 200, body: "ok"}
 `))
-	r := runCmdTimeout(t, 20*time.Second, g.Dir, tlsgateBin, "run", "-c", cfg)
+	r := testenv.Run(t, 20*time.Second, g.Dir, childEnv, tlsgateBin, "run", "-c", cfg)
 	if r.Code != 1 {
 		t.Errorf("run with the https port taken: exit %d; want 1", r.Code)
 	}
@@ -225,25 +227,25 @@ func TestProxyQuickMode(t *testing.T) {
 	echo := echoBackend(t, "quick")
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	httpsPort, httpPort := freePort(t), freePort(t)
+	httpsPort, httpPort := testenv.FreePort(t), testenv.FreePort(t)
 	p := startProc(t, dir, "proxy", "--to", echo,
 		"--https-port", fmt.Sprint(httpsPort), "--http-port", fmt.Sprint(httpPort), "--data-dir", data)
 
 	url := fmt.Sprintf("https://localhost:%d/", httpsPort)
 	var curlLine string
 	eventually(t, 20*time.Second, "proxy prints its curl line", func() error {
-		if p.exited() {
-			t.Fatalf("tlsgate proxy exited: %v\nstdout:\n%s\nstderr:\n%s", p.err, p.stdout, p.stderr)
+		if p.Exited() {
+			t.Fatalf("tlsgate proxy exited: %v\nstdout:\n%s\nstderr:\n%s", p.Err(), p.Stdout, p.Stderr)
 		}
-		for _, l := range strings.Split(p.stdout.String(), "\n") {
+		for _, l := range strings.Split(p.Stdout.String(), "\n") {
 			if i := strings.Index(l, "curl "); i >= 0 && strings.Contains(l, "--cacert") {
 				curlLine = strings.TrimSpace(l[i:])
 				return nil
 			}
 		}
-		return fmt.Errorf("no curl --cacert line yet in:\n%s", p.stdout)
+		return fmt.Errorf("no curl --cacert line yet in:\n%s", p.Stdout)
 	})
-	out := p.stdout.String()
+	out := p.Stdout.String()
 	if !strings.Contains(out, url) {
 		t.Errorf("proxy stdout does not show the URL %s:\n%s", url, out)
 	}
@@ -257,7 +259,7 @@ func TestProxyQuickMode(t *testing.T) {
 
 	eventually(t, 10*time.Second, "proxy accepts", func() error { return tcpDial(fmt.Sprintf("127.0.0.1:%d", httpsPort)) })
 	// Run the printed line as a user would paste it into a shell.
-	var r result
+	var r testenv.Result
 	eventually(t, 10*time.Second, "the printed curl line succeeds", func() error {
 		r = runCmd(t, dir, "sh", "-c", curlLine)
 		if r.Code != 0 {

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+
+	"github.com/tlsgate/tlsgate/test/testenv"
 )
 
 // bindServer is a BIND 9 named started by a test: authoritative for the
@@ -27,7 +29,6 @@ type bindServer struct {
 	Addr string
 	// Keys maps each zone to the TSIG key allowed to update it.
 	Keys map[string]tsigKey
-	log  *syncBuffer
 }
 
 type tsigKey struct{ Name, Secret string }
@@ -78,8 +79,8 @@ func startBIND(t *testing.T) *bindServer {
 	t.Helper()
 	bin := bindBin(t, "named")
 	dir := t.TempDir()
-	port := freePort(t)
-	b := &bindServer{Addr: fmt.Sprintf("127.0.0.1:%d", port), log: &syncBuffer{}, Keys: map[string]tsigKey{
+	port := testenv.FreePort(t)
+	b := &bindServer{Addr: fmt.Sprintf("127.0.0.1:%d", port), Keys: map[string]tsigKey{
 		"wild.test": newTSIGKey(t, "tlsgate-wild."),
 		"two.test":  newTSIGKey(t, "tlsgate-two."),
 	}}
@@ -117,19 +118,7 @@ zone "%s" {
 	confPath := writeFile(t, dir, "named.conf", conf.String())
 	cmd := exec.Command(bin, "-g", "-c", confPath)
 	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = b.log, b.log
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start named: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
-		if t.Failed() {
-			t.Logf("named log:\n%s", b.log.String())
-		}
-	})
+	testenv.Start(t, cmd)
 	eventually(t, 15*time.Second, "named answering", func() error {
 		for zone := range b.Keys {
 			r, err := b.query(zone, mdns.TypeSOA)
@@ -180,15 +169,9 @@ func startPebbleDNS(t *testing.T, dnsAddr string) *pebbleCA {
 	t.Helper()
 	dir := t.TempDir()
 	// Nothing answers http-01 or tls-alpn-01 on these: only dns-01 can pass.
-	p := &pebbleCA{opts: pebbleOptions{HTTPPort: freePort(t), TLSPort: freePort(t)}, dir: dir, t: t, log: &syncBuffer{}, dns: dnsAddr}
+	p := &pebbleCA{opts: pebbleOptions{HTTPPort: testenv.FreePort(t), TLSPort: testenv.FreePort(t)}, dir: dir, t: t, dns: dnsAddr}
 	p.CertFile, _ = writeSelfSigned(t, dir, "pebble")
 	p.start()
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			t.Logf("pebble log:\n%s", p.log.String())
-		}
-	})
 	return p
 }
 
@@ -257,7 +240,7 @@ sites:
 				return nil
 			})
 		}
-		if log := inst.stderr.String(); !strings.Contains(log, "target=a-deleg.acme.wild.test.") {
+		if log := inst.Stderr.String(); !strings.Contains(log, "target=a-deleg.acme.wild.test.") {
 			t.Errorf("the log does not show the CNAME being followed")
 		}
 	})
@@ -272,8 +255,8 @@ sites:
 `, b.Addr, wild.Name, "d3JvbmcgLSBub3QgdGhlIHNlcnZlcidzIGtleSEhIQ==")
 		inst := startWith(t, newGateConfig(t), cfg)
 		want := "the TSIG key was refused: check tsig_key_name/tsig_secret/tsig_algorithm against the server's key"
-		if !inst.waitLog(t, want, 20*time.Second) {
-			t.Fatalf("no %q in the log:\n%s", want, inst.stderr.String())
+		if !inst.WaitLog(want, 20*time.Second) {
+			t.Fatalf("no %q in the log:\n%s", want, inst.Stderr.String())
 		}
 	})
 
@@ -290,8 +273,8 @@ sites:
 `, b.Addr, wild.Name, wild.Secret, dead)
 		inst := startWith(t, newGateConfig(t), cfg)
 		want := "was not visible at resolver " + dead
-		if !inst.waitLog(t, want, 25*time.Second) {
-			t.Fatalf("no %q in the log:\n%s", want, inst.stderr.String())
+		if !inst.WaitLog(want, 25*time.Second) {
+			t.Fatalf("no %q in the log:\n%s", want, inst.Stderr.String())
 		}
 	})
 }
@@ -302,7 +285,7 @@ type challtestsrv struct{ DNS, Mgmt string }
 
 func startChalltestsrv(t *testing.T) *challtestsrv {
 	t.Helper()
-	c := &challtestsrv{DNS: fmt.Sprintf("127.0.0.1:%d", freePort(t)), Mgmt: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+	c := &challtestsrv{DNS: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), Mgmt: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))}
 	cmd := exec.Command(pebbleBin(t, "pebble-challtestsrv"),
 		"-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
 		"-dnsserver", c.DNS, "-management", c.Mgmt,
@@ -442,16 +425,16 @@ sites:
 		g := newGateConfig(t)
 		inst := &instance{gateConfig: g, ConfigPath: filepath.Join(g.Dir, "tlsgate.yaml")}
 		inst.writeConfig(t, cfg)
-		inst.proc = startProc(t, g.Dir, "run", "-c", inst.ConfigPath)
+		inst.Proc = startProc(t, g.Dir, "run", "-c", inst.ConfigPath)
 		for _, want := range []string{
 			"hook refused on purpose: quota", // the exec hook's stderr
 			"403 Forbidden: wrong token",     // the webhook's status and first body line
 		} {
-			if !inst.waitLog(t, want, 20*time.Second) {
-				t.Fatalf("no %q in the log:\n%s", want, inst.stderr.String())
+			if !inst.WaitLog(want, 20*time.Second) {
+				t.Fatalf("no %q in the log:\n%s", want, inst.Stderr.String())
 			}
 		}
-		if strings.Contains(inst.stderr.String(), "second line") {
+		if strings.Contains(inst.Stderr.String(), "second line") {
 			t.Errorf("the webhook error carries more than the body's first line")
 		}
 	})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tlsgate/tlsgate/internal/storage"
 	"github.com/tlsgate/tlsgate/internal/storage/storagetest"
+	"github.com/tlsgate/tlsgate/test/testenv"
 )
 
 // The fleet tests run Debian's etcd-server binary (storagetest.StartEtcd)
@@ -47,10 +48,10 @@ func startMember(t *testing.T, g gateConfig, configYAML string) *instance {
 	inst := &instance{gateConfig: g, ConfigPath: filepath.Join(g.Dir, "tlsgate.yaml")}
 	inst.HTTPSPort, inst.HTTPPort = portOf(t, g.HTTPS), portOf(t, g.HTTP)
 	inst.writeConfig(t, configYAML)
-	inst.proc = startProc(t, g.Dir, "run", "-c", inst.ConfigPath, "--log-level", "debug")
+	inst.Proc = startProc(t, g.Dir, "run", "-c", inst.ConfigPath, "--log-level", "debug")
 	eventually(t, 20*time.Second, "admin /status of a fleet member", func() error {
-		if inst.exited() {
-			t.Fatalf("tlsgate exited: %v\n%s", inst.err, inst.stderr.String())
+		if inst.Exited() {
+			t.Fatalf("tlsgate exited: %v\n%s", inst.Err(), inst.Stderr.String())
 		}
 		resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + g.Admin + "/status")
 		if err != nil {
@@ -65,21 +66,21 @@ func startMember(t *testing.T, g gateConfig, configYAML string) *instance {
 // mustLog waits for s in the instance's log, or fails.
 func (inst *instance) mustLog(t *testing.T, s string, d time.Duration) {
 	t.Helper()
-	if !inst.waitLog(t, s, d) {
+	if !inst.WaitLog(s, d) {
 		t.Fatalf("tlsgate did not log %q within %v", s, d)
 	}
 }
 
 // pause freezes the process (SIGSTOP) until the returned func resumes it;
 // cleanup resumes it too, so it can be stopped.
-func (p *proc) pause(t *testing.T) (resume func()) {
+func pause(t *testing.T, p *testenv.Proc) (resume func()) {
 	t.Helper()
-	p.signal(t, syscall.SIGSTOP)
+	p.Signal(t, syscall.SIGSTOP)
 	resumed := false
 	resume = func() {
-		if !resumed && !p.exited() {
+		if !resumed && !p.Exited() {
 			resumed = true
-			_ = p.cmd.Process.Signal(syscall.SIGCONT)
+			_ = p.Cmd.Process.Signal(syscall.SIGCONT)
 		}
 	}
 	t.Cleanup(resume)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tlsgate/tlsgate/test/testenv"
 )
 
 // opensslCA makes a CA with openssl in dir and returns its cert and key paths.
@@ -110,8 +112,8 @@ func TestFileCert(t *testing.T) {
 		}
 		return nil
 	})
-	if inst.exited() {
-		t.Errorf("tlsgate exited while the files changed: %v", inst.err)
+	if inst.Exited() {
+		t.Errorf("tlsgate exited while the files changed: %v", inst.Err())
 	}
 }
 
@@ -126,7 +128,7 @@ func TestFileCertWrongPassphrase(t *testing.T) {
 	g := newGateConfig(t)
 	cfg := writeFile(t, g.Dir, "tlsgate.yaml", g.render(t, fmt.Sprintf(fileCertConfig, crt, key, wrong)))
 	for _, args := range [][]string{{"validate", "-c", cfg}, {"run", "-c", cfg}} {
-		r := runCmdTimeout(t, 20*time.Second, g.Dir, tlsgateBin, args...)
+		r := testenv.Run(t, 20*time.Second, g.Dir, childEnv, tlsgateBin, args...)
 		if r.Code != 2 && r.Code != 1 {
 			t.Errorf("tlsgate %s with a wrong passphrase: exit %d; want 2 (or 1)", args[0], r.Code)
 		}

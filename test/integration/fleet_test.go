@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tlsgate/tlsgate/internal/storage/storagetest"
+	"github.com/tlsgate/tlsgate/test/testenv"
 )
 
 // fleetSite is the one ACME name a test fleet serves.
@@ -43,7 +44,7 @@ func testFleet(t *testing.T, members int, challenge string, outage bool) {
 	for i := range configs {
 		configs[i] = newGateConfig(t)
 	}
-	dead := freePort(t)
+	dead := testenv.FreePort(t)
 	opts := pebbleOptions{HTTPPort: portOf(t, configs[0].HTTP), TLSPort: dead}
 	if challenge == "tls-alpn-01" {
 		opts = pebbleOptions{HTTPPort: dead, TLSPort: portOf(t, configs[0].HTTPS)}
@@ -66,7 +67,7 @@ func testFleet(t *testing.T, members int, challenge string, outage bool) {
 	var resumes []func()
 	for i, inst := range insts {
 		if i != 1 {
-			resumes = append(resumes, inst.pause(t))
+			resumes = append(resumes, pause(t, inst.Proc))
 		}
 	}
 	release()
@@ -94,7 +95,7 @@ func testFleet(t *testing.T, members int, challenge string, outage bool) {
 	if n := p.orders(); n != 1 {
 		t.Errorf("Pebble took %d orders; want 1 for the whole fleet", n)
 	}
-	if !strings.Contains(insts[0].stderr.String(), "distributed=true") {
+	if !strings.Contains(insts[0].Stderr.String(), "distributed=true") {
 		t.Errorf("member 0 did not answer the %s challenge member 1 started (no distributed=true in its log)", challenge)
 	}
 	out := etcd.Etcdctl(t, "get", "--prefix", "fleet/")
@@ -126,7 +127,7 @@ func testFleetOutage(t *testing.T, etcd *storagetest.EtcdServer, insts []*instan
 	etcd.Start()
 	for i, inst := range insts {
 		inst.mustLog(t, "etcd reachable again", 20*time.Second)
-		log := inst.stderr.String()
+		log := inst.Stderr.String()
 		if n := strings.Count(log, "etcd unreachable"); n != 1 {
 			t.Errorf("member %d logged the outage %d times; want once", i, n)
 		}
@@ -143,7 +144,7 @@ func TestFleetHolderKilledMidIssuance(t *testing.T) {
 	t.Parallel()
 	etcd := startEtcd(t)
 	survivorConf, holderConf := newGateConfig(t), newGateConfig(t)
-	p := startPebble(t, pebbleOptions{HTTPPort: portOf(t, survivorConf.HTTP), TLSPort: freePort(t)})
+	p := startPebble(t, pebbleOptions{HTTPPort: portOf(t, survivorConf.HTTP), TLSPort: testenv.FreePort(t)})
 	conf := header + p.acmeConfig("http-01") + fleetStorage(etcd.Endpoint, "fleet/", storageKey(t)) + fleetSite
 
 	// As in TestFleet, the test hands the lock to the holder. The survivor
@@ -154,13 +155,10 @@ func TestFleetHolderKilledMidIssuance(t *testing.T) {
 	survivor.mustLog(t, "acquiring lock", 20*time.Second)
 	holder := startMember(t, holderConf, conf)
 	holder.mustLog(t, "acquiring lock", 20*time.Second)
-	resume := survivor.pause(t)
+	resume := pause(t, survivor.Proc)
 	release()
 	holder.mustLog(t, "challenge accepted", 20*time.Second)
-	if err := holder.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-holder.done
+	holder.Kill()
 	resume()
 
 	pool := p.roots(t)
@@ -170,10 +168,10 @@ func TestFleetHolderKilledMidIssuance(t *testing.T) {
 		_, err := served(survivor, "fleet.example.com", pool)
 		return err
 	})
-	if strings.Contains(survivor.stderr.String(), "certificate already exists in storage") {
+	if strings.Contains(survivor.Stderr.String(), "certificate already exists in storage") {
 		t.Error("the survivor found a certificate in storage: the holder was not killed mid-issuance")
 	}
-	if !strings.Contains(survivor.stderr.String(), "obtaining certificate") {
+	if !strings.Contains(survivor.Stderr.String(), "obtaining certificate") {
 		t.Error("the survivor did not obtain the certificate itself")
 	}
 }
@@ -192,7 +190,7 @@ func TestStorageEncryptedFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertNoPlainKeys(t, inst.DataDir)
-	if code := inst.stop(t); code != 0 {
+	if code := inst.Stop(t); code != 0 {
 		t.Fatalf("stop: exit %d", code)
 	}
 
@@ -202,6 +200,6 @@ func TestStorageEncryptedFiles(t *testing.T) {
 	noKey.Dir = t.TempDir()
 	again := &instance{gateConfig: noKey, ConfigPath: noKey.Dir + "/tlsgate.yaml"}
 	again.writeConfig(t, header+p.acmeConfig("http-01")+fleetSite)
-	again.proc = startProc(t, noKey.Dir, "run", "-c", again.ConfigPath)
+	again.Proc = startProc(t, noKey.Dir, "run", "-c", again.ConfigPath)
 	again.mustLog(t, "set storage.encryption_key_file to the key it was written with", 20*time.Second)
 }

@@ -1,11 +1,9 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,13 +12,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"text/template"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/tlsgate/tlsgate/test/testenv"
 )
 
 // tlsgateBin is the binary under test, built once by TestMain.
@@ -42,76 +40,18 @@ func runMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(tmp)
 
-	childEnv = isolatedEnv(tmp)
-	tlsgateBin = os.Getenv("TLSGATE_BIN")
-	if tlsgateBin == "" {
-		tlsgateBin = filepath.Join(tmp, "tlsgate")
-		build := exec.Command("go", "build", "-o", tlsgateBin, "github.com/tlsgate/tlsgate/cmd/tlsgate")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "integration: building tlsgate failed:", err)
-			return 1
-		}
+	childEnv = testenv.IsolatedEnv(tmp)
+	if tlsgateBin, err = testenv.BuildTLSGate(tmp); err != nil {
+		fmt.Fprintln(os.Stderr, "integration: building tlsgate failed:", err)
+		return 1
 	}
 	return m.Run()
-}
-
-func isolatedEnv(tmp string) []string {
-	home := filepath.Join(tmp, "home")
-	for _, d := range []string{home, filepath.Join(home, "data"), filepath.Join(home, "config")} {
-		_ = os.MkdirAll(d, 0o700)
-	}
-	var env []string
-	for _, kv := range os.Environ() {
-		switch k, _, _ := strings.Cut(kv, "="); k {
-		case "HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "TLSGATE_CONFIG",
-			"SSL_CERT_FILE", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE":
-			continue
-		}
-		env = append(env, kv)
-	}
-	return append(env,
-		"HOME="+home,
-		"XDG_DATA_HOME="+filepath.Join(home, "data"),
-		"XDG_CONFIG_HOME="+filepath.Join(home, "config"),
-		"PYTHONDONTWRITEBYTECODE=1",
-	)
-}
-
-// syncBuffer is a bytes.Buffer safe for a process writer and test readers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// freePort asks the kernel for a free 127.0.0.1 port. Another process may
-// take it before we use it; the window is small enough for tests.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // deadAddr is a 127.0.0.1 address where nothing listens (connection refused).
 func deadAddr(t *testing.T) string {
 	t.Helper()
-	return fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	return fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 }
 
 // gateConfig holds the values a config template may use:
@@ -131,47 +71,19 @@ admin: "{{.Admin}}"
 // instance is one running `tlsgate run`.
 type instance struct {
 	gateConfig
-	*proc
+	*testenv.Proc
 	ConfigPath string
 	HTTPSPort  int
 	HTTPPort   int
 }
 
-// proc is one long-running child process with its output captured.
-type proc struct {
-	cmd    *exec.Cmd
-	stdout *syncBuffer
-	stderr *syncBuffer
-	done   chan struct{} // closed when the process has exited
-	err    error         // Wait's result; read after done
-}
-
-// startProc starts a tlsgate command that keeps running. Cleanup stops it
-// and, when the test failed, shows its output.
-func startProc(t *testing.T, dir string, args ...string) *proc {
+// startProc starts a tlsgate command that keeps running (testenv.Start:
+// cleanup stops it and, when the test failed, shows its output).
+func startProc(t *testing.T, dir string, args ...string) *testenv.Proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(tlsgateBin, args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}}
-	p.cmd.Dir = dir
-	p.cmd.Env = childEnv
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start tlsgate: %v", err)
-	}
-	p.done = make(chan struct{})
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		p.stop(t)
-		if t.Failed() {
-			t.Logf("tlsgate %s stderr:\n%s", strings.Join(args, " "), p.stderr.String())
-			if out := p.stdout.String(); out != "" {
-				t.Logf("tlsgate stdout:\n%s", out)
-			}
-		}
-	})
-	return p
+	cmd := exec.Command(tlsgateBin, args...)
+	cmd.Dir, cmd.Env = dir, childEnv
+	return testenv.Start(t, cmd)
 }
 
 // newGateConfig picks ports and directories for one instance.
@@ -179,9 +91,9 @@ func newGateConfig(t *testing.T) gateConfig {
 	t.Helper()
 	dir := t.TempDir()
 	return gateConfig{
-		HTTP:    fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		HTTPS:   fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		Admin:   fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		HTTP:    fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)),
+		HTTPS:   fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)),
+		Admin:   fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)),
 		DataDir: filepath.Join(dir, "data"),
 		Dir:     dir,
 	}
@@ -217,7 +129,7 @@ func startWith(t *testing.T, g gateConfig, configYAML string, extraArgs ...strin
 	inst.writeConfig(t, configYAML)
 
 	args := append([]string{"run", "-c", inst.ConfigPath}, extraArgs...)
-	inst.proc = startProc(t, g.Dir, args...)
+	inst.Proc = startProc(t, g.Dir, args...)
 	inst.waitReady(t, configYAML)
 	return inst
 }
@@ -249,16 +161,6 @@ func (inst *instance) writeConfig(t *testing.T, configYAML string) {
 	}
 }
 
-// exited reports whether the process has exited.
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
 func (inst *instance) waitReady(t *testing.T, configYAML string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -266,8 +168,8 @@ func (inst *instance) waitReady(t *testing.T, configYAML string) {
 		t.Helper()
 		var last error
 		for {
-			if inst.exited() {
-				t.Fatalf("tlsgate exited while waiting for %s: %v\nstderr:\n%s", what, inst.err, inst.stderr.String())
+			if inst.Exited() {
+				t.Fatalf("tlsgate exited while waiting for %s: %v\nstderr:\n%s", what, inst.Err(), inst.Stderr.String())
 			}
 			if last = ok(); last == nil {
 				return
@@ -331,65 +233,6 @@ func siteHosts(t *testing.T, text string) []string {
 		}
 	}
 	return names
-}
-
-// stop sends SIGTERM, waits, then kills. It returns the exit code.
-func (p *proc) stop(t *testing.T) int {
-	t.Helper()
-	if !p.exited() {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(15 * time.Second):
-			t.Errorf("tlsgate did not exit within 15s of SIGTERM; killing it")
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-	}
-	return exitCode(p.err)
-}
-
-// waitExit waits for the process to exit on its own and returns its code.
-func (p *proc) waitExit(t *testing.T, d time.Duration) int {
-	t.Helper()
-	select {
-	case <-p.done:
-		return exitCode(p.err)
-	case <-time.After(d):
-		t.Fatalf("tlsgate still running after %v", d)
-		return -1
-	}
-}
-
-func exitCode(err error) int {
-	if err == nil {
-		return 0
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode()
-	}
-	return -1
-}
-
-func (p *proc) signal(t *testing.T, sig os.Signal) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		t.Fatalf("signal %v: %v", sig, err)
-	}
-}
-
-// waitLog waits until stderr contains s (case-insensitive).
-func (p *proc) waitLog(t *testing.T, s string, d time.Duration) bool {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if strings.Contains(strings.ToLower(p.stderr.String()), strings.ToLower(s)) {
-			return true
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return false
 }
 
 // RootPath is where the local CA's root certificate lives.
@@ -507,45 +350,14 @@ func tryGet(c *http.Client, url string) (int, string, error) {
 	return resp.StatusCode, string(body), nil
 }
 
-// result is what a finished command printed and how it exited.
-type result struct {
-	Code           int
-	Stdout, Stderr string
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
-}
-
-// runCmd runs a program to completion (with a deadline) in dir.
-func runCmd(t *testing.T, dir string, name string, args ...string) result {
+// runCmd runs a program to completion (with a 30s deadline) in dir.
+func runCmd(t *testing.T, dir string, name string, args ...string) testenv.Result {
 	t.Helper()
-	return runCmdTimeout(t, 30*time.Second, dir, name, args...)
-}
-
-// runCmdTimeout is runCmd with a deadline other than 30s.
-func runCmdTimeout(t *testing.T, d time.Duration, dir string, name string, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
-	cmd.Env = childEnv
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("%s %s: timed out\nstdout:\n%s\nstderr:\n%s", name, strings.Join(args, " "), out.String(), errb.String())
-	}
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return result{Code: exitCode(err), Stdout: out.String(), Stderr: errb.String()}
+	return testenv.Run(t, 30*time.Second, dir, childEnv, name, args...)
 }
 
 // tlsgate runs one tlsgate CLI command to completion.
-func tlsgate(t *testing.T, dir string, args ...string) result {
+func tlsgate(t *testing.T, dir string, args ...string) testenv.Result {
 	t.Helper()
 	return runCmd(t, dir, tlsgateBin, args...)
 }

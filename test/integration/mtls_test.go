@@ -88,7 +88,7 @@ sites:
 			if !strings.Contains(r.Stdout+r.Stderr, "alert") {
 				t.Errorf("openssl s_client with %s: no TLS alert:\n%s", tc.name, r)
 			}
-			if !inst.waitLog(t, tc.logReason, 5*time.Second) {
+			if !inst.WaitLog(tc.logReason, 5*time.Second) {
 				t.Errorf("log does not say %q", tc.logReason)
 			}
 		})

@@ -18,9 +18,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tlsgate/tlsgate/test/testenv"
 )
 
 // pebbleVersion is the Pebble the ACME tests need: it serves ARI and
@@ -48,9 +49,7 @@ type pebbleCA struct {
 	opts      pebbleOptions
 	dir       string
 	dns       string
-	cmd       *exec.Cmd
-	done      chan struct{}
-	log       *syncBuffer
+	proc      *testenv.Proc // the current run
 	t         *testing.T
 }
 
@@ -76,12 +75,12 @@ func pebbleBin(t *testing.T, name string) string {
 func startPebble(t *testing.T, opts pebbleOptions) *pebbleCA {
 	t.Helper()
 	dir := t.TempDir()
-	p := &pebbleCA{opts: opts, dir: dir, t: t, log: &syncBuffer{}}
+	p := &pebbleCA{opts: opts, dir: dir, t: t}
 	p.CertFile, _ = writeSelfSigned(t, dir, "pebble")
-	p.dns = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	p.dns = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	chall := exec.Command(pebbleBin(t, "pebble-challtestsrv"),
 		"-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
-		"-dnsserver", p.dns, "-management", fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		"-dnsserver", p.dns, "-management", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)),
 		"-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", "")
 	chall.Stdout, chall.Stderr = io.Discard, io.Discard
 	if err := chall.Start(); err != nil {
@@ -89,12 +88,6 @@ func startPebble(t *testing.T, opts pebbleOptions) *pebbleCA {
 	}
 	t.Cleanup(func() { _ = chall.Process.Kill(); _ = chall.Wait() })
 	p.start()
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			t.Logf("pebble log:\n%s", p.log.String())
-		}
-	})
 	return p
 }
 
@@ -104,9 +97,9 @@ func (p *pebbleCA) start() {
 	t := p.t
 	t.Helper()
 	if p.Directory == "" {
-		port := freePort(t)
+		port := testenv.FreePort(t)
 		p.Directory = fmt.Sprintf("https://127.0.0.1:%d/dir", port)
-		p.mgmt = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		p.mgmt = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	}
 	profiles := map[string]any{"default": map[string]any{"description": "default", "validityPeriod": 90 * 24 * 3600}}
 	for name, d := range p.opts.Profiles {
@@ -126,15 +119,10 @@ func (p *pebbleCA) start() {
 	}}
 	data, _ := json.Marshal(conf)
 	confPath := writeFile(t, p.dir, "pebble.json", string(data))
-	p.cmd = exec.Command(pebbleBin(t, "pebble"), "-config", confPath, "-dnsserver", p.dns)
+	cmd := exec.Command(pebbleBin(t, "pebble"), "-config", confPath, "-dnsserver", p.dns)
 	// Pebble's random nonce rejection stays on: tlsgate must cope with it.
-	p.cmd.Env = append(os.Environ(), "PEBBLE_VA_NOSLEEP=1")
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start pebble: %v", err)
-	}
-	p.done = make(chan struct{})
-	go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(p.cmd, p.done)
+	cmd.Env = append(os.Environ(), "PEBBLE_VA_NOSLEEP=1")
+	p.proc = testenv.Start(t, cmd)
 	eventually(t, 10*time.Second, "pebble directory", func() error {
 		_, err := p.get("https://" + strings.TrimPrefix(p.Directory, "https://"))
 		return err
@@ -143,18 +131,7 @@ func (p *pebbleCA) start() {
 
 // stop ends Pebble; start brings it back.
 func (p *pebbleCA) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(5 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
+	p.proc.Stop(p.t)
 }
 
 func (p *pebbleCA) get(url string) ([]byte, error) {
@@ -187,9 +164,10 @@ func (p *pebbleCA) roots(t *testing.T) *x509.CertPool {
 	return pool
 }
 
-// orders counts the orders Pebble accepted in this run and earlier ones.
+// orders counts the orders the current Pebble run accepted (Pebble logs
+// to stdout).
 func (p *pebbleCA) orders() int {
-	return strings.Count(p.log.String(), "Added order")
+	return strings.Count(p.proc.Stdout.String(), "Added order")
 }
 
 // acmeConfig is the acme block of a tlsgate config that uses this Pebble.

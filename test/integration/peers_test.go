@@ -7,11 +7,13 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/tlsgate/tlsgate/test/testenv"
 )
 
 // curl runs curl quietly against a tlsgate instance. Names in the URL are
 // resolved to 127.0.0.1 with --resolve; -q ignores any .curlrc.
-func curl(t *testing.T, inst *instance, host, path string, extra ...string) result {
+func curl(t *testing.T, inst *instance, host, path string, extra ...string) testenv.Result {
 	t.Helper()
 	skipShort(t, "curl")
 	if _, err := exec.LookPath("curl"); err != nil {
@@ -41,7 +43,7 @@ func isIP(s string) bool {
 
 // sClient runs `openssl s_client` against addr with extra arguments and
 // returns its result; stdin is empty so it ends after the handshake.
-func sClient(t *testing.T, addr string, extra ...string) result {
+func sClient(t *testing.T, addr string, extra ...string) testenv.Result {
 	t.Helper()
 	skipShort(t, "openssl s_client")
 	if _, err := exec.LookPath("openssl"); err != nil {

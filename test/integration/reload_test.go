@@ -132,7 +132,7 @@ func TestReload(t *testing.T) {
 		load := startLoad(t, inst, 4, "v1", "v2")
 		waitFor(t, 10*time.Second, "300 requests before reload", func() bool { return load.total.Load() >= 300 })
 		inst.writeConfig(t, reloadConfig("v2", false))
-		inst.signal(t, syscall.SIGHUP)
+		inst.Signal(t, syscall.SIGHUP)
 		waitFor(t, 10*time.Second, "the new body after SIGHUP", func() bool { return load.count("v2") > 0 })
 		after := load.total.Load()
 		waitFor(t, 15*time.Second, "1000 requests after reload", func() bool { return load.total.Load() >= after+1000 })
@@ -145,12 +145,12 @@ func TestReload(t *testing.T) {
 
 	t.Run("broken config on SIGHUP keeps the old one", func(t *testing.T) {
 		inst.writeConfig(t, reloadConfig("never", true))
-		inst.signal(t, syscall.SIGHUP)
-		if !inst.waitLog(t, "bogus_key", 10*time.Second) {
+		inst.Signal(t, syscall.SIGHUP)
+		if !inst.WaitLog("bogus_key", 10*time.Second) {
 			t.Errorf("no log line names the bad key bogus_key after SIGHUP with a broken config")
 		}
-		if inst.exited() {
-			t.Fatalf("tlsgate exited after a broken reload: %v", inst.err)
+		if inst.Exited() {
+			t.Fatalf("tlsgate exited after a broken reload: %v", inst.Err())
 		}
 		serves(t, "v2")
 	})

@@ -25,9 +25,9 @@ sites:
 	if status != 200 || body != "from env file" {
 		t.Errorf("got %d %q; want 200 %q from --env-file", status, body, "from env file")
 	}
-	inst.stop(t)
+	inst.Stop(t)
 	lines := 0
-	for _, l := range strings.Split(strings.TrimSpace(inst.stderr.String()), "\n") {
+	for _, l := range strings.Split(strings.TrimSpace(inst.Stderr.String()), "\n") {
 		if l == "" {
 			continue
 		}

@@ -57,10 +57,10 @@ sites:
 	case <-time.After(10 * time.Second):
 		t.Fatal("request never reached the backend")
 	}
-	inst.signal(t, syscall.SIGTERM)
+	inst.Signal(t, syscall.SIGTERM)
 	// Stop accepting: new connections are refused while the request drains.
 	eventually(t, 5*time.Second, "https listener closed after SIGTERM", func() error {
-		if tcpDial(inst.HTTPS) == nil && !inst.exited() {
+		if tcpDial(inst.HTTPS) == nil && !inst.Exited() {
 			return fmt.Errorf("%s still accepts connections", inst.HTTPS)
 		}
 		return nil
@@ -71,7 +71,7 @@ sites:
 	if a.err != nil || a.status != 200 || a.body != "done" {
 		t.Errorf("in-flight request across SIGTERM: status %d body %q err %v; want 200 done", a.status, a.body, a.err)
 	}
-	if code := inst.waitExit(t, 15*time.Second); code != 0 {
+	if code := inst.WaitExit(t, 15*time.Second); code != 0 {
 		t.Errorf("exit code %d after SIGTERM; want 0", code)
 	}
 }
