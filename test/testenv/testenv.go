@@ -20,9 +20,27 @@ import (
 	"testing"
 )
 
+// Main is the body of a TestMain: it makes a temporary directory for what
+// the package's tests share, calls setup with it (build tlsgate there, make
+// a HOME), runs the tests and removes the directory. It returns the code
+// for os.Exit; a setup error is printed prefixed with name.
+func Main(m *testing.M, name string, setup func(tmp string) error) int {
+	tmp, err := os.MkdirTemp("", "tlsgate-"+name+"-")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: temp dir: %v\n", name, err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	if err := setup(tmp); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		return 1
+	}
+	return m.Run()
+}
+
 // BuildTLSGate returns the tlsgate binary the tests run: $TLSGATE_BIN when
-// set, else a fresh `go build` of cmd/tlsgate into dir. Call it from
-// TestMain, once per package.
+// set, else a fresh `go build` of cmd/tlsgate into dir. Call it once per
+// package, from Main's setup.
 func BuildTLSGate(dir string) (string, error) {
 	if bin := os.Getenv("TLSGATE_BIN"); bin != "" {
 		return bin, nil
@@ -31,7 +49,7 @@ func BuildTLSGate(dir string) (string, error) {
 	build := exec.Command("go", "build", "-o", bin, "github.com/tlsgate/tlsgate/cmd/tlsgate")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
-		return "", fmt.Errorf("go build tlsgate: %w", err)
+		return "", fmt.Errorf("building tlsgate failed: %w", err)
 	}
 	return bin, nil
 }
@@ -72,16 +90,36 @@ func IsolatedEnv(tmp string) []string {
 	)
 }
 
-// FreePort asks the kernel for a free 127.0.0.1 port. Another process may
-// take it before we use it; the window is small enough for tests.
+// given is every port FreePort handed out in this process. The kernel may
+// offer a port again as soon as FreePort's listener closes, and one test
+// asking for two ports (HTTP and HTTPS) must not get the same one twice.
+var given struct {
+	mu    sync.Mutex
+	ports map[int]bool
+}
+
+// FreePort asks the kernel for a free 127.0.0.1 port that this process has
+// not handed out before. Another process may take it before we use it; the
+// window is small enough for tests.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
+	given.mu.Lock()
+	defer given.mu.Unlock()
+	if given.ports == nil {
+		given.ports = map[int]bool{}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("free port: %v", err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if !given.ports[port] {
+			given.ports[port] = true
+			return port
+		}
+	}
 }
 
 // SyncBuffer is a bytes.Buffer safe for a process writer and test readers.

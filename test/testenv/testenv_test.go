@@ -48,3 +48,14 @@ func TestProc(t *testing.T) {
 		t.Errorf("WaitExit: %d, err %v; want 4 and an exit error", code, q.Err())
 	}
 }
+
+func TestFreePortNeverRepeats(t *testing.T) {
+	seen := map[int]bool{}
+	for range 200 {
+		p := FreePort(t)
+		if seen[p] {
+			t.Fatalf("port %d handed out twice", p)
+		}
+		seen[p] = true
+	}
+}
