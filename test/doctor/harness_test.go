@@ -2,7 +2,6 @@ package doctor
 
 import (
 	"encoding/json"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -22,22 +21,11 @@ var tlsgateBin string
 var childEnv []string
 
 func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	tmp, err := os.MkdirTemp("", "tlsgate-doctor-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "doctor tests: temp dir:", err)
-		return 1
-	}
-	defer os.RemoveAll(tmp)
-	childEnv = testenv.IsolatedEnv(tmp)
-	if tlsgateBin, err = testenv.BuildTLSGate(tmp); err != nil {
-		fmt.Fprintln(os.Stderr, "doctor tests: building tlsgate failed:", err)
-		return 1
-	}
-	return m.Run()
+	os.Exit(testenv.Main(m, "doctor", func(tmp string) (err error) {
+		childEnv = testenv.IsolatedEnv(tmp)
+		tlsgateBin, err = testenv.BuildTLSGate(tmp)
+		return err
+	}))
 }
 
 // result is one `tlsgate doctor` run.

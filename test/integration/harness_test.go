@@ -29,23 +29,11 @@ var tlsgateBin string
 var childEnv []string
 
 func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	tmp, err := os.MkdirTemp("", "tlsgate-it-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "integration: temp dir:", err)
-		return 1
-	}
-	defer os.RemoveAll(tmp)
-
-	childEnv = testenv.IsolatedEnv(tmp)
-	if tlsgateBin, err = testenv.BuildTLSGate(tmp); err != nil {
-		fmt.Fprintln(os.Stderr, "integration: building tlsgate failed:", err)
-		return 1
-	}
-	return m.Run()
+	os.Exit(testenv.Main(m, "integration", func(tmp string) (err error) {
+		childEnv = testenv.IsolatedEnv(tmp)
+		tlsgateBin, err = testenv.BuildTLSGate(tmp)
+		return err
+	}))
 }
 
 // deadAddr is a 127.0.0.1 address where nothing listens (connection refused).

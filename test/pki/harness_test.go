@@ -17,20 +17,11 @@ import (
 // tlsgateBin is the binary under test, built once by TestMain.
 var tlsgateBin string
 
-func TestMain(m *testing.M) { os.Exit(runMain(m)) }
-
-func runMain(m *testing.M) int {
-	tmp, err := os.MkdirTemp("", "tlsgate-pki-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "pki: temp dir:", err)
-		return 1
-	}
-	defer os.RemoveAll(tmp)
-	if tlsgateBin, err = testenv.BuildTLSGate(tmp); err != nil {
-		fmt.Fprintln(os.Stderr, "pki: building tlsgate failed:", err)
-		return 1
-	}
-	return m.Run()
+func TestMain(m *testing.M) {
+	os.Exit(testenv.Main(m, "pki", func(tmp string) (err error) {
+		tlsgateBin, err = testenv.BuildTLSGate(tmp)
+		return err
+	}))
 }
 
 // sandbox is one test's working directory, HOME and tlsgate data dir.
