@@ -25,6 +25,15 @@ import (
 // a pooled bufio.Reader, and the connection back to the idle pool when the
 // body hits EOF. Everything else goes to the pool's http.Transport, which
 // also judges requests the lean writer is not sure about.
+//
+// What http.Transport guaranteed still holds: dial errors are *net.OpError
+// "dial", so the balancer moves on; the header timeout is a read deadline
+// that is lifted before the body; an idle connection the upstream closed
+// is noticed at checkout (peerClosed) or, in a race, the request is sent
+// once more on a new connection when that is safe (replayable, or nothing
+// sent); a cancelled context closes the connection (context.AfterFunc);
+// 1xx answers reach ReverseProxy's ClientTrace; no goroutine outlives a
+// request but the idle sweep's timer.
 
 const (
 	// maxHeaderBytes bounds an upstream's response headers (1xx included),
