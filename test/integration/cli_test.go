@@ -228,7 +228,7 @@ func TestProxyQuickMode(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	httpsPort, httpPort := testenv.FreePort(t), testenv.FreePort(t)
-	p := startProc(t, dir, "proxy", "--to", echo,
+	p := startProc(t, dir, "proxy", "--to", echo, "--cors-origin", "http://localhost:5173",
 		"--https-port", fmt.Sprint(httpsPort), "--http-port", fmt.Sprint(httpPort), "--data-dir", data)
 
 	url := fmt.Sprintf("https://localhost:%d/", httpsPort)
@@ -270,5 +270,17 @@ func TestProxyQuickMode(t *testing.T) {
 	e := decodeEcho(t, r.Stdout)
 	if e.Backend != "quick" || e.get("X-Forwarded-Proto") != "https" {
 		t.Errorf("backend saw %+v; want the quick backend with X-Forwarded-Proto https", e)
+	}
+	for _, hint := range []string{"tlsgate ca trust", "tlsgate ca env"} {
+		if !strings.Contains(out, hint) {
+			t.Errorf("proxy does not tell new users about %s:\n%s", hint, out)
+		}
+	}
+
+	// --cors-origin: a preflight from the dev frontend's origin is allowed.
+	pre := runCmd(t, dir, "curl", "-q", "-sS", "-o", "/dev/null", "-D", "-", "--cacert", root, "-X", "OPTIONS",
+		"-H", "Origin: http://localhost:5173", "-H", "Access-Control-Request-Method: PUT", url+"api")
+	if !strings.Contains(strings.ToLower(pre.Stdout), "access-control-allow-origin: http://localhost:5173") {
+		t.Errorf("--cors-origin preflight:\n%s", pre)
 	}
 }
