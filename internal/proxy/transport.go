@@ -31,8 +31,9 @@ const unixHostSuffix = ".unix.tlsgate.invalid"
 
 // Transport is the upstream transport shared by every route of a process.
 // It keeps one keep-alive pool per distinct (dial timeout, header timeout)
-// pair, so routes with the default timeouts share connections, and each
-// route's timeouts are enforced by net/http without a per-request timer.
+// pair, so routes with the default timeouts share connections. Bodyless
+// requests to http:// and unix: upstreams take the lean HTTP/1.1 path
+// (h1.go); the rest go through the pair's http.Transport.
 // Unix socket upstreams get a made-up host name (see UnixHost) that the
 // dialer maps back to the socket path.
 //
