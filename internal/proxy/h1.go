@@ -150,7 +150,7 @@ func (p *h1Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 // body (so nothing is streamed while the response arrives, and a retry
 // replays nothing), no upgrade, no Expect, no Connection header.
 func leanEligible(req *http.Request) bool {
-	if req.URL.Scheme != "http" || (req.Body != nil && req.Body != http.NoBody) || req.Close {
+	if !leanSupported || req.URL.Scheme != "http" || req.URL.Host == "" || (req.Body != nil && req.Body != http.NoBody) || req.Close {
 		return false
 	}
 	h := req.Header
@@ -375,39 +375,43 @@ func (p *h1Pool) put(c *h1Conn) {
 	}
 	p.idle[c.key] = append(list, c)
 	if p.sweep == nil {
-		p.sweep = time.AfterFunc(p.t.idleTimeout, p.sweepIdle)
+		p.sweep = time.AfterFunc(p.sweepEvery(), p.sweepIdle)
 	}
 	p.mu.Unlock()
 }
 
-// sweepIdle closes connections idle for idleConnTimeout and re-arms itself
-// while any remain, so an unused route does not hold sockets forever.
+// sweepEvery is how often idle connections are looked at: often enough
+// that one the upstream closed does not sit half-closed, holding a file
+// descriptor, for the whole idle timeout.
+func (p *h1Pool) sweepEvery() time.Duration { return min(p.t.idleTimeout, p.t.sweepInterval) }
+
+// sweepIdle closes connections idle for idleConnTimeout or closed by the
+// upstream, and re-arms itself while any remain, so an unused route does not
+// hold sockets forever.
 func (p *h1Pool) sweepIdle() {
 	now := time.Now()
 	var stale []*h1Conn
-	var oldest time.Time
 	p.mu.Lock()
 	for host, list := range p.idle {
-		i := 0
-		for i < len(list) && now.Sub(list[i].idleAt) >= p.t.idleTimeout {
-			i++ // oldest first: the list is in the order connections came back
+		keep := list[:0]
+		for _, c := range list {
+			if now.Sub(c.idleAt) >= p.t.idleTimeout || peerClosed(c.fd) {
+				stale = append(stale, c)
+			} else {
+				keep = append(keep, c)
+			}
 		}
-		stale = append(stale, list[:i]...)
-		clear(list[:i])
-		list = list[i:]
-		if len(list) == 0 {
+		clear(list[len(keep):])
+		if len(keep) == 0 {
 			delete(p.idle, host)
 			continue
 		}
-		p.idle[host] = list
-		if oldest.IsZero() || list[0].idleAt.Before(oldest) {
-			oldest = list[0].idleAt
-		}
+		p.idle[host] = keep
 	}
-	if oldest.IsZero() {
+	if len(p.idle) == 0 {
 		p.sweep = nil
 	} else {
-		p.sweep.Reset(p.t.idleTimeout - now.Sub(oldest))
+		p.sweep.Reset(p.sweepEvery())
 	}
 	p.mu.Unlock()
 	for _, c := range stale {

@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 )
@@ -576,5 +577,43 @@ func BenchmarkAppendRequest(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf, _ = appendRequest(buf[:0], req)
+	}
+}
+
+// TestLeanSweepDropsClosedConns: connections the upstream closed while idle
+// are dropped by the sweep, not kept half-closed until the idle timeout.
+func TestLeanSweepDropsClosedConns(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(20 * time.Millisecond) // overlap, so several connections open
+		io.WriteString(w, "ok")
+	}))
+	srv.Config.IdleTimeout = 100 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	tr := NewTransport()
+	tr.sweepInterval = 50 * time.Millisecond
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			req, _ := http.NewRequest("GET", srv.URL, nil)
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		})
+	}
+	wg.Wait()
+	if idleConns(tr) == 0 {
+		t.Fatal("no connection was pooled")
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for idleConns(tr) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d pooled connections the upstream closed are still held", idleConns(tr))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -1,7 +1,9 @@
-//go:build !linux
+//go:build !unix
 
 package proxy
 
-// peerClosed cannot look without a syscall this build does not use; a
-// connection the upstream closed is then found by the request's retry.
+// peerClosed cannot look on this platform; the lean path is off here
+// (leanSupported), so every request goes through http.Transport.
 func peerClosed(fd int) bool { return false }
+
+const leanSupported = false

@@ -57,6 +57,9 @@ type Transport struct {
 	noLean bool
 	// idleTimeout closes keep-alive connections unused for this long.
 	idleTimeout time.Duration
+	// sweepInterval is how often idle connections are checked for having
+	// been closed by the upstream (and for idleTimeout).
+	sweepInterval time.Duration
 }
 
 type timeouts struct{ dial, header time.Duration }
@@ -66,10 +69,11 @@ var _ http.RoundTripper = (*Transport)(nil)
 // NewTransport returns a Transport with no pools yet; they are made on first use.
 func NewTransport() *Transport {
 	return &Transport{
-		pools:       make(map[timeouts]*h1Pool),
-		sockets:     make(map[string]string),
-		unixHosts:   make(map[string]string),
-		idleTimeout: idleConnTimeout,
+		pools:         make(map[timeouts]*h1Pool),
+		sockets:       make(map[string]string),
+		unixHosts:     make(map[string]string),
+		idleTimeout:   idleConnTimeout,
+		sweepInterval: 5 * time.Second,
 	}
 }
 
