@@ -15,6 +15,7 @@ const (
 	hdrXFF             = "X-Forwarded-For"
 	hdrXFHost          = "X-Forwarded-Host"
 	hdrXFProto         = "X-Forwarded-Proto"
+	hdrXRealIP         = "X-Real-Ip"
 	hdrForwarded       = "Forwarded"
 	hdrClientCert      = "Client-Cert"
 	hdrClientCertChain = "Client-Cert-Chain"
@@ -73,6 +74,17 @@ func (f *forwarder) set(in, out *http.Request) {
 		h[hdrXFProto] = prior
 	} else {
 		h[hdrXFProto] = proto
+	}
+
+	// X-Real-IP is not ours to define, but nginx sets it and many apps
+	// trust it: a client must not be able to choose it.
+	switch prior := in.Header[hdrXRealIP]; {
+	case trusted && len(prior) > 0:
+		h[hdrXRealIP] = prior
+	case ip != "":
+		h[hdrXRealIP] = []string{ip}
+	default:
+		delete(h, hdrXRealIP)
 	}
 
 	elem := forwardedElement(ip, in.Host, protoName)

@@ -27,12 +27,13 @@ func TestForwardedHeaders(t *testing.T) {
 		"X-Forwarded-Proto": "https",
 		"X-Forwarded-Host":  "evil.example",
 		"Forwarded":         "for=6.6.6.6;proto=https",
+		"X-Real-Ip":         "6.6.6.6",
 	}
 	plain := frontend(t, Options{Upstreams: []string{backend.URL}})
 	trusting := frontend(t, Options{Upstreams: []string{backend.URL}, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	otherTrust := frontend(t, Options{Upstreams: []string{backend.URL}, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
 
-	type want struct{ xff, proto, xfh, fwd string }
+	type want struct{ xff, proto, xfh, fwd, realIP string }
 	tests := []struct {
 		name string
 		srv  *httptest.Server
@@ -40,21 +41,21 @@ func TestForwardedHeaders(t *testing.T) {
 		want func(host string) want
 	}{
 		{"plain", plain, nil, func(h string) want {
-			return want{"127.0.0.1", "http", h, `for=127.0.0.1;host="` + h + `";proto=http`}
+			return want{"127.0.0.1", "http", h, `for=127.0.0.1;host="` + h + `";proto=http`, "127.0.0.1"}
 		}},
 		// A client is not a proxy: whatever it claims is replaced.
 		{"spoofed", plain, spoof, func(h string) want {
-			return want{"127.0.0.1", "http", h, `for=127.0.0.1;host="` + h + `";proto=http`}
+			return want{"127.0.0.1", "http", h, `for=127.0.0.1;host="` + h + `";proto=http`, "127.0.0.1"}
 		}},
 		{"spoofed, peer not in trusted list", otherTrust, spoof, func(h string) want {
-			return want{"127.0.0.1", "http", h, `for=127.0.0.1;host="` + h + `";proto=http`}
+			return want{"127.0.0.1", "http", h, `for=127.0.0.1;host="` + h + `";proto=http`, "127.0.0.1"}
 		}},
 		// A trusted proxy's chain is kept and this hop appended.
 		{"trusted proxy", trusting, spoof, func(h string) want {
-			return want{"6.6.6.6, 127.0.0.1", "https", "evil.example", `for=6.6.6.6;proto=https, for=127.0.0.1;host="` + h + `";proto=http`}
+			return want{"6.6.6.6, 127.0.0.1", "https", "evil.example", `for=6.6.6.6;proto=https, for=127.0.0.1;host="` + h + `";proto=http`, "6.6.6.6"}
 		}},
 		{"trusted proxy sending nothing", trusting, nil, func(h string) want {
-			return want{"127.0.0.1", "http", h, `for=127.0.0.1;host="` + h + `";proto=http`}
+			return want{"127.0.0.1", "http", h, `for=127.0.0.1;host="` + h + `";proto=http`, "127.0.0.1"}
 		}},
 	}
 	for _, tt := range tests {
@@ -65,7 +66,7 @@ func TestForwardedHeaders(t *testing.T) {
 				t.Fatalf("status %d: %s", status, raw)
 			}
 			w := tt.want(host)
-			got := want{s.Header.Get("X-Forwarded-For"), s.Header.Get("X-Forwarded-Proto"), s.Header.Get("X-Forwarded-Host"), s.Header.Get("Forwarded")}
+			got := want{s.Header.Get("X-Forwarded-For"), s.Header.Get("X-Forwarded-Proto"), s.Header.Get("X-Forwarded-Host"), s.Header.Get("Forwarded"), s.Header.Get("X-Real-Ip")}
 			if got != w {
 				t.Errorf("got  %+v\nwant %+v", got, w)
 			}
