@@ -216,10 +216,21 @@ func (m *Manager) Renew(ctx context.Context, name string, force bool) (CertInfo,
 	if cfg == nil {
 		return CertInfo{}, fmt.Errorf("no site manages a certificate for %q; tlsgate certs lists the names it manages", name)
 	}
-	var before []certmagic.Certificate
-	for _, c := range m.cache.AllMatchingCertificates(name) {
-		if slices.Contains(c.Names, name) {
-			before = append(before, c)
+	inCache := func() []certmagic.Certificate {
+		var list []certmagic.Certificate
+		for _, c := range m.cache.AllMatchingCertificates(name) {
+			if slices.Contains(c.Names, name) {
+				list = append(list, c)
+			}
+		}
+		return list
+	}
+	before := inCache()
+	if len(before) == 0 {
+		// Just started (tlsgate renew with no instance running): the
+		// stored certificate may not be loaded yet.
+		if _, err := cfg.CacheManagedCertificate(ctx, name); err == nil {
+			before = inCache()
 		}
 	}
 	if len(before) == 0 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,6 +17,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tlsgate/tlsgate/internal/certs"
+	"github.com/tlsgate/tlsgate/internal/config"
+	"github.com/tlsgate/tlsgate/internal/server"
 	"github.com/tlsgate/tlsgate/internal/storage"
 )
 
@@ -128,33 +131,29 @@ func newRenewCmd(e *env) *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
 		Use:   "renew [-c FILE] [--force] NAME...",
-		Short: "Renew certificates now, through the running instance",
-		Long: `Ask the running instance (through its admin API) to renew the certificates of
-NAME...; each returns when the new certificate is in service. Without --force
-only certificates that are due are renewed. --force also clears the backoff
-that failed attempts left behind.`,
+		Short: "Renew certificates now",
+		Long: `Renew the certificates of NAME...; each returns when the new certificate is
+in service, printing its serial and expiry. With a running instance the work is
+done by it, through its admin API. With none, tlsgate starts the config's
+listeners just long enough to answer the CA's challenges, renews, and stops.
+
+Without --force only certificates that are due are renewed. --force also clears
+the backoff that failed attempts left behind.`,
 		Example: `  tlsgate renew -c tlsgate.yaml app.example.com
   tlsgate renew -c tlsgate.yaml --force app.example.com www.app.example.com`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			addr, err := cf.adminAddr(e, "renew needs a running instance with an admin address")
+			renew, done, err := renewer(cmd.Context(), e, &cf)
 			if err != nil {
 				return err
 			}
+			defer done()
 			var errs []error
 			for _, name := range args {
-				q := url.Values{"name": {name}}
-				if force {
-					q.Set("force", "1")
-				}
 				fmt.Fprintf(e.stderr, "renewing %s ...\n", name)
-				var info certs.CertInfo
-				if err := adminCall(cmd.Context(), addr, http.MethodPost, "/renew?"+q.Encode(), &info); err != nil {
+				info, err := renew(cmd.Context(), strings.ToLower(name), force)
+				if err != nil {
 					errs = append(errs, err)
-					continue
-				}
-				if info.Serial == "" {
-					errs = append(errs, fmt.Errorf("%s: the program on %s did not answer like tlsgate; is admin the address of a tlsgate instance?", name, addr))
 					continue
 				}
 				notAfter := "-"
@@ -169,4 +168,57 @@ that failed attempts left behind.`,
 	cf.register(cmd.Flags())
 	cmd.Flags().BoolVar(&force, "force", false, "renew even when not due, and retry now despite backoff")
 	return cmd
+}
+
+type renewFunc func(ctx context.Context, name string, force bool) (certs.CertInfo, error)
+
+// renewer renews through the running instance's admin API when one answers,
+// and otherwise through an instance of its own, started for the purpose
+// (done stops it).
+func renewer(ctx context.Context, e *env, cf *configFlags) (renew renewFunc, done func(), err error) {
+	cfg, err := cf.load(e)
+	if err != nil {
+		return nil, nil, err
+	}
+	if addr := *cfg.WithDefaults().Admin; addr != "" {
+		err := adminCall(ctx, addr, http.MethodGet, "/status", nil)
+		if err == nil {
+			return func(ctx context.Context, name string, force bool) (certs.CertInfo, error) {
+				return renewByAdmin(ctx, addr, name, force)
+			}, func() {}, nil
+		}
+		if !errors.Is(err, errNotRunning) {
+			return nil, nil, err
+		}
+	}
+	fmt.Fprintln(e.stderr, "no running instance answers; starting the config's listeners to renew")
+	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv, err := server.New(ctx, server.Options{
+		Load:    func() (*config.Config, error) { return cfg, nil },
+		Version: version(),
+		Logger:  logger,
+	})
+	if err != nil {
+		var ce *server.ConfigError
+		if errors.As(err, &ce) {
+			return nil, nil, usage(err)
+		}
+		return nil, nil, err
+	}
+	return srv.Renew, func() { _ = srv.Close() }, nil
+}
+
+func renewByAdmin(ctx context.Context, addr, name string, force bool) (certs.CertInfo, error) {
+	q := url.Values{"name": {name}}
+	if force {
+		q.Set("force", "1")
+	}
+	var info certs.CertInfo
+	if err := adminCall(ctx, addr, http.MethodPost, "/renew?"+q.Encode(), &info); err != nil {
+		return info, err
+	}
+	if info.Serial == "" {
+		return info, fmt.Errorf("%s: the program on %s did not answer like tlsgate; is admin the address of a tlsgate instance?", name, addr)
+	}
+	return info, nil
 }

@@ -218,6 +218,10 @@ loop:
 	return errors.Join(runErr, s.shutdown())
 }
 
+// Close stops a Server that New made and Run never ran (e.g. for a one-off
+// renewal): like the end of Run, it drains and releases everything.
+func (s *Server) Close() error { return s.shutdown() }
+
 func (s *Server) shutdown() error {
 	timeout := time.Duration(s.rt.Load().cfg.ShutdownTimeout)
 	s.logger.Info("shutting down: no new connections; waiting for requests in flight", "timeout", timeout.String())

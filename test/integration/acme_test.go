@@ -121,6 +121,27 @@ func TestACMERestartReusesCertificate(t *testing.T) {
 	if got := p.orders(); got != orders {
 		t.Errorf("pebble saw %d orders after the restart; want still %d", got, orders)
 	}
+
+	// renew with no instance running starts the listeners itself to
+	// answer the challenge; the next start serves the renewed certificate.
+	if code := again.Stop(t); code != 0 {
+		t.Fatalf("stop: exit %d", code)
+	}
+	res := tlsgate(t, inst.Dir, "renew", "-c", inst.ConfigPath, "--force", "a.example.com")
+	if res.Code != 0 {
+		t.Fatalf("offline renew: %s", res)
+	}
+	third := startWith(t, inst.gateConfig, header+p.acmeConfig("http-01")+acmeSites)
+	renewed, err := served(third, "a.example.com", pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if renewed.SerialNumber.Cmp(after.SerialNumber) == 0 {
+		t.Errorf("offline renew did not change the served certificate (serial %x)", renewed.SerialNumber)
+	}
+	if want := fmt.Sprintf("serial %x", renewed.SerialNumber); !strings.Contains(res.Stdout, want) {
+		t.Errorf("offline renew printed %q; want %q", res.Stdout, want)
+	}
 }
 
 // handshakeLoad sends requests with a new TLS handshake each until stop is
