@@ -50,6 +50,7 @@ func (s *Server) compile(ctx context.Context, cfg *config.Config) (*Runtime, err
 		}
 		st := &site{hosts: sc.Hosts, handler: handler, source: sources[i], auth: ca, defaultName: firstPlainHost(sc.Hosts)}
 		st.tls = s.siteTLSConfig(st, ca)
+		st.tls.SetSessionTicketKeys(s.tickets.forSite(sc.Hosts))
 		rt.sites = append(rt.sites, st)
 		for _, h := range sc.Hosts {
 			byHost[h] = st

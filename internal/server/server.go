@@ -55,6 +55,7 @@ type Server struct {
 	certs     *certs.Manager
 	store     io.Closer // the certificate storage's connection; closed after certs stop
 	transport *proxy.Transport
+	tickets   *ticketKeys
 	started   time.Time
 
 	// rt is the compiled config in service. Only reload replaces it,
@@ -118,6 +119,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		certs:     mgr,
 		store:     storeCloser,
 		transport: proxy.NewTransport(),
+		tickets:   newTicketKeys(),
 		started:   opts.Now(),
 		bound:     make(map[string]*boundListener),
 		serveErr:  make(chan error, 3),
@@ -202,12 +204,18 @@ func (s *Server) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, error
 // a value on reload (SIGHUP). Run returns nil after a clean stop.
 func (s *Server) Run(ctx context.Context, reload <-chan struct{}) error {
 	s.logServing()
+	rotate := time.NewTicker(24 * time.Hour)
+	defer rotate.Stop()
 	var runErr error
 loop:
 	for {
 		select {
 		case <-ctx.Done():
 			break loop
+		case <-rotate.C:
+			s.reloadMu.Lock()
+			s.tickets.rotate(s.rt.Load())
+			s.reloadMu.Unlock()
 		case <-reload:
 			_ = s.Reload(ctx) // Reload logs its own failure
 		case err := <-s.serveErr:

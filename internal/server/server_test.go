@@ -248,3 +248,69 @@ func TestDropUnderscoreLookalikes(t *testing.T) {
 		t.Errorf("dropped a header it should keep: %v", h)
 	}
 }
+
+// TestSessionsResumeAcrossReloadAndRotation: TLS sessions issued before a
+// reload or a key rotation still resume after it, and a ticket of one site
+// does not resume on another.
+func TestSessionsResumeAcrossReloadAndRotation(t *testing.T) {
+	ts := startServer(t, twoSites)
+	cfg := &tls.Config{ServerName: "a.test", InsecureSkipVerify: true, ClientSessionCache: tls.NewLRUClientSessionCache(8)}
+	resumed := func() bool {
+		t.Helper()
+		c, err := tls.Dial("tcp", ts.Addr("https").String(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// A request and its answer carry the TLS 1.3 ticket to the client.
+		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+		io.Copy(io.Discard, c)
+		return c.ConnectionState().DidResume
+	}
+	resumed() // gets a ticket
+	if !resumed() {
+		t.Fatal("no resumption at all")
+	}
+	if err := ts.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !resumed() {
+		t.Error("a session from before the reload did not resume")
+	}
+	ts.reloadMu.Lock()
+	ts.tickets.rotate(ts.rt.Load())
+	ts.reloadMu.Unlock()
+	if !resumed() {
+		t.Error("a session from before the key rotation did not resume")
+	}
+
+	// Offer a.test's session to b.test (a client cache keyed by address, as
+	// some clients do): it must not resume.
+	shared := &sharedCache{}
+	cfg = &tls.Config{ServerName: "a.test", InsecureSkipVerify: true, ClientSessionCache: shared}
+	resumed()
+	cfg = &tls.Config{ServerName: "b.test", InsecureSkipVerify: true, ClientSessionCache: shared}
+	if resumed() {
+		t.Error("a ticket of a.test resumed on b.test")
+	}
+}
+
+// sharedCache hands the last session it got to every server name.
+type sharedCache struct {
+	mu sync.Mutex
+	s  *tls.ClientSessionState
+}
+
+func (c *sharedCache) Get(string) (*tls.ClientSessionState, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.s, c.s != nil
+}
+
+func (c *sharedCache) Put(_ string, s *tls.ClientSessionState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s != nil {
+		c.s = s
+	}
+}
