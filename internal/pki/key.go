@@ -148,20 +148,13 @@ func IsEncryptedKeyPEM(data []byte) bool {
 
 // findKeyBlock returns the first PEM block that holds a private key.
 func findKeyBlock(data []byte) (*pem.Block, error) {
-	rest := data
-	sawPEM := false
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		sawPEM = true
+	blocks := pemBlocks(data)
+	for _, block := range blocks {
 		if strings.HasSuffix(block.Type, "PRIVATE KEY") {
 			return block, nil
 		}
 	}
-	if !sawPEM {
+	if len(blocks) == 0 {
 		return nil, errors.New("no PEM data found (expected -----BEGIN PRIVATE KEY-----)")
 	}
 	return nil, errors.New("no private key in the PEM data")

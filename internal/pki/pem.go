@@ -13,15 +13,8 @@ import (
 // is tried as DER, so `inspect` also reads .der/.cer files.
 func ParseCertificatesPEM(data []byte) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
-	rest := data
-	sawPEM := false
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		sawPEM = true
+	blocks := pemBlocks(data)
+	for _, block := range blocks {
 		if block.Type != "CERTIFICATE" {
 			continue
 		}
@@ -31,7 +24,7 @@ func ParseCertificatesPEM(data []byte) ([]*x509.Certificate, error) {
 		}
 		certs = append(certs, c)
 	}
-	if !sawPEM {
+	if len(blocks) == 0 {
 		if c, err := x509.ParseCertificates(data); err == nil && len(c) > 0 {
 			return c, nil
 		}
@@ -40,6 +33,19 @@ func ParseCertificatesPEM(data []byte) ([]*x509.Certificate, error) {
 		return nil, errors.New("no certificate found (expected -----BEGIN CERTIFICATE-----)")
 	}
 	return certs, nil
+}
+
+// pemBlocks returns every PEM block in data, in order.
+func pemBlocks(data []byte) []*pem.Block {
+	var blocks []*pem.Block
+	for {
+		block, rest := pem.Decode(data)
+		if block == nil {
+			return blocks
+		}
+		blocks = append(blocks, block)
+		data = rest
+	}
 }
 
 // EncodeCertificatesPEM encodes certs as consecutive CERTIFICATE blocks.
@@ -55,15 +61,8 @@ func EncodeCertificatesPEM(certs ...*x509.Certificate) []byte {
 // REQUEST" or the older "NEW CERTIFICATE REQUEST"), or DER when data holds no
 // PEM. It does not check the signature; see CA.SignCSR and DescribeCSR.
 func ParseCSRPEM(data []byte) (*x509.CertificateRequest, error) {
-	rest := data
-	sawPEM := false
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		sawPEM = true
+	blocks := pemBlocks(data)
+	for _, block := range blocks {
 		if block.Type == "CERTIFICATE REQUEST" || block.Type == "NEW CERTIFICATE REQUEST" {
 			csr, err := x509.ParseCertificateRequest(block.Bytes)
 			if err != nil {
@@ -72,7 +71,7 @@ func ParseCSRPEM(data []byte) (*x509.CertificateRequest, error) {
 			return csr, nil
 		}
 	}
-	if !sawPEM {
+	if len(blocks) == 0 {
 		if csr, err := x509.ParseCertificateRequest(data); err == nil {
 			return csr, nil
 		}
