@@ -15,6 +15,8 @@ import (
 
 	"github.com/caddyserver/certmagic"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/tlsgate/tlsgate/internal/zapslog"
 )
 
 var _ certmagic.Storage = (*Etcd)(nil)
@@ -112,7 +114,7 @@ func NewEtcd(opts EtcdOptions) (*Etcd, error) {
 		TLS:         tlsConf,
 		// The client's own retry warnings would repeat every few hundred
 		// milliseconds while etcd is down; health logs the outage once.
-		Logger: newDebugZap(logger.With("component", "etcd-client")),
+		Logger: zapslog.Debug(logger.With("component", "etcd-client")),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("etcd %s: %w", strings.Join(opts.Endpoints, ","), err)

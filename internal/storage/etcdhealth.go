@@ -10,8 +10,6 @@ import (
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -81,53 +79,4 @@ func (e *Etcd) probe() {
 		}
 		e.health.observe(err)
 	}
-}
-
-// newDebugZap returns a zap logger that writes every entry to l at debug
-// level: the etcd client's own messages are for debugging only.
-func newDebugZap(l *slog.Logger) *zap.Logger {
-	return zap.New(&debugCore{logger: l})
-}
-
-type debugCore struct {
-	logger *slog.Logger
-	attrs  []slog.Attr
-}
-
-func (c *debugCore) Enabled(zapcore.Level) bool {
-	return c.logger.Enabled(context.Background(), slog.LevelDebug)
-}
-
-func (c *debugCore) With(fields []zapcore.Field) zapcore.Core {
-	return &debugCore{logger: c.logger, attrs: append(append([]slog.Attr(nil), c.attrs...), zapAttrs(fields)...)}
-}
-
-func (c *debugCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
-	if c.Enabled(e.Level) {
-		return ce.AddCore(e, c)
-	}
-	return ce
-}
-
-func (c *debugCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
-	attrs := append(append([]slog.Attr(nil), c.attrs...), zapAttrs(fields)...)
-	c.logger.LogAttrs(context.Background(), slog.LevelDebug, e.Message, attrs...)
-	return nil
-}
-
-func (c *debugCore) Sync() error { return nil }
-
-func zapAttrs(fields []zapcore.Field) []slog.Attr {
-	if len(fields) == 0 {
-		return nil
-	}
-	enc := zapcore.NewMapObjectEncoder()
-	for _, f := range fields {
-		f.AddTo(enc)
-	}
-	attrs := make([]slog.Attr, 0, len(enc.Fields))
-	for k, v := range enc.Fields {
-		attrs = append(attrs, slog.Any(k, v))
-	}
-	return attrs
 }
