@@ -23,6 +23,30 @@ const (
 	hdrCertFingerprint = "X-Client-Cert-Fingerprint"
 )
 
+// vouched lists, in lower case, every header tlsgate writes for the backend
+// and so vouches for: clients' copies never reach a backend, nor do
+// look-alikes spelled with underscores (see DropLookalikes). It is the one
+// list; the server's request entry and this package's Rewrite both use it.
+var vouched = map[string]bool{
+	"x-forwarded-for": true, "x-forwarded-host": true, "x-forwarded-proto": true,
+	"x-real-ip": true, "forwarded": true,
+	"client-cert": true, "client-cert-chain": true,
+	"x-client-cert-subject": true, "x-client-cert-fingerprint": true,
+}
+
+// DropLookalikes removes headers that spell a header tlsgate vouches for
+// with underscores (X_Real_IP, X_Client_Cert_Subject): Go keeps them apart
+// from the real one, but WSGI and CGI servers (uwsgi, gunicorn) and nginx
+// with underscores_in_headers turn both into HTTP_X_REAL_IP, so they would
+// pass as ours.
+func DropLookalikes(h http.Header) {
+	for k := range h {
+		if strings.IndexByte(k, '_') >= 0 && vouched[strings.ToLower(strings.ReplaceAll(k, "_", "-"))] {
+			delete(h, k)
+		}
+	}
+}
+
 // Shared read-only header values; assigning them saves a slice per request.
 // Neither this package nor net/http modifies outbound header slices in place.
 var (
@@ -107,6 +131,20 @@ func (f *forwarder) isTrusted(ip string) bool {
 		}
 	}
 	return false
+}
+
+// unmapPrefixes returns list with IPv4-mapped prefixes (::ffff:10.0.0.0/104)
+// written as the IPv4 prefixes they are (10.0.0.0/8): peer addresses are
+// unmapped before matching, so a mapped prefix would never match one.
+func unmapPrefixes(list []netip.Prefix) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(list))
+	for _, p := range list {
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96).Masked()
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // joinHop appends this hop to the list a trusted proxy sent.

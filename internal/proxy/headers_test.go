@@ -31,6 +31,7 @@ func TestForwardedHeaders(t *testing.T) {
 	}
 	plain := frontend(t, Options{Upstreams: []string{backend.URL}})
 	trusting := frontend(t, Options{Upstreams: []string{backend.URL}, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	mappedTrust := frontend(t, Options{Upstreams: []string{backend.URL}, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("::ffff:127.0.0.0/104")}})
 	otherTrust := frontend(t, Options{Upstreams: []string{backend.URL}, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
 
 	type want struct{ xff, proto, xfh, fwd, realIP string }
@@ -52,6 +53,10 @@ func TestForwardedHeaders(t *testing.T) {
 		}},
 		// A trusted proxy's chain is kept and this hop appended.
 		{"trusted proxy", trusting, spoof, func(h string) want {
+			return want{"6.6.6.6, 127.0.0.1", "https", "evil.example", `for=6.6.6.6;proto=https, for=127.0.0.1;host="` + h + `";proto=http`, "6.6.6.6"}
+		}},
+		// An IPv4-mapped prefix matches the IPv4 peer it spells.
+		{"trusted proxy, mapped prefix", mappedTrust, spoof, func(h string) want {
 			return want{"6.6.6.6, 127.0.0.1", "https", "evil.example", `for=6.6.6.6;proto=https, for=127.0.0.1;host="` + h + `";proto=http`, "6.6.6.6"}
 		}},
 		{"trusted proxy sending nothing", trusting, nil, func(h string) want {
@@ -267,5 +272,34 @@ func BenchmarkProxyHeaders(b *testing.B) {
 	for b.Loop() {
 		out.URL.Path = "/api/users"
 		h.rewrite(pr)
+	}
+}
+
+// TestLookalikesNeverReachBackend: a client's underscore spelling of any
+// header tlsgate vouches for (X_Real_IP, X_Forwarded_For, ...) is dropped,
+// whatever the peer, while other underscore headers pass.
+func TestLookalikesNeverReachBackend(t *testing.T) {
+	backend := echoBackend(t, "b")
+	plain := frontend(t, Options{Upstreams: []string{backend.URL}})
+	trusting := frontend(t, Options{Upstreams: []string{backend.URL}, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	hdr := map[string]string{"X_app_token": "keep"}
+	for name := range vouched {
+		hdr[strings.ReplaceAll(name, "-", "_")] = "6.6.6.6"
+	}
+	hdr["X_Real_IP"] = "6.6.6.6"
+	hdr["x-forwarded_for"] = "6.6.6.6"
+	for _, srv := range []*httptest.Server{plain, trusting} {
+		status, s, raw := do(t, srv.Client(), "GET", srv.URL+"/x", "", hdr)
+		if status != 200 {
+			t.Fatalf("status %d: %s", status, raw)
+		}
+		for k, v := range s.Header {
+			if strings.IndexByte(k, '_') >= 0 && vouched[strings.ToLower(strings.ReplaceAll(k, "_", "-"))] {
+				t.Errorf("%s: %q reached the backend", k, v)
+			}
+		}
+		if s.Header.Get("X_app_token") != "keep" {
+			t.Errorf("X_app_token was dropped: %v", s.Header)
+		}
 	}
 }

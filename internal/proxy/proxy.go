@@ -100,7 +100,7 @@ func New(opts Options) (http.Handler, error) {
 		b.ups = append(b.ups, up)
 	}
 	h := &handler{
-		fwd:   forwarder{trusted: opts.TrustedProxies},
+		fwd:   forwarder{trusted: unmapPrefixes(opts.TrustedProxies)},
 		strip: strings.TrimSuffix(opts.StripPrefix, "/"),
 		log:   log,
 		name:  opts.Name,
@@ -120,6 +120,7 @@ func New(opts Options) (http.Handler, error) {
 // copy of the request, with hop-by-hop and forwarding headers removed. Its
 // Host stays the client's, as Caddy does, so apps build correct URLs.
 func (h *handler) rewrite(pr *httputil.ProxyRequest) {
+	DropLookalikes(pr.Out.Header)
 	h.fwd.set(pr.In, pr.Out)
 	setClientCert(pr.In, pr.Out)
 	if h.strip != "" {

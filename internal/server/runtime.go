@@ -5,10 +5,10 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"strings"
 
 	"github.com/tlsgate/tlsgate/internal/certs"
 	"github.com/tlsgate/tlsgate/internal/config"
+	"github.com/tlsgate/tlsgate/internal/proxy"
 	"github.com/tlsgate/tlsgate/internal/route"
 )
 
@@ -108,7 +108,7 @@ func (rt *Runtime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		misdirected(w, "open a new connection for this host name")
 		return
 	}
-	dropUnderscoreLookalikes(r.Header)
+	proxy.DropLookalikes(r.Header)
 	if s.auth != nil && r.TLS != nil && !s.auth.allows(r.TLS) {
 		misdirected(w, "this site's client certificate policy changed; open a new connection")
 		return
@@ -130,22 +130,4 @@ func (rt *Runtime) connSite(r *http.Request) *site {
 	}
 	addr, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 	return rt.siteForLocalAddr(addr)
-}
-
-// protectedHeaders are the headers tlsgate vouches for (dash form, lower case).
-var protectedHeaders = map[string]bool{
-	"x-forwarded-for": true, "x-forwarded-proto": true, "x-forwarded-host": true, "forwarded": true,
-	"client-cert": true, "client-cert-chain": true, "x-client-cert-subject": true, "x-client-cert-fingerprint": true,
-}
-
-// dropUnderscoreLookalikes removes client headers that spell a header
-// tlsgate vouches for with underscores (X_Client_Cert_Subject): Go keeps
-// them apart from the real one, but WSGI and CGI servers (uwsgi, gunicorn)
-// turn both into HTTP_X_CLIENT_CERT_SUBJECT, so they would pass as ours.
-func dropUnderscoreLookalikes(h http.Header) {
-	for k := range h {
-		if strings.IndexByte(k, '_') >= 0 && protectedHeaders[strings.ToLower(strings.ReplaceAll(k, "_", "-"))] {
-			delete(h, k)
-		}
-	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tlsgate/tlsgate/internal/config"
+	"github.com/tlsgate/tlsgate/internal/proxy"
 )
 
 // testServer runs a Server whose config comes from yaml, which may be
@@ -234,12 +235,13 @@ func TestDropUnderscoreLookalikes(t *testing.T) {
 	h := http.Header{
 		"X_client_cert_subject": {"CN=admin"},
 		"X_forwarded_for":       {"6.6.6.6"},
+		"X_real_ip":             {"6.6.6.6"},
 		"Client_cert":           {":AAAA:"},
 		"X_app_token":           {"keep"},
 		"X-Forwarded-For":       {"kept for the proxy to replace"},
 	}
-	dropUnderscoreLookalikes(h)
-	for _, gone := range []string{"X_client_cert_subject", "X_forwarded_for", "Client_cert"} {
+	proxy.DropLookalikes(h)
+	for _, gone := range []string{"X_client_cert_subject", "X_forwarded_for", "X_real_ip", "Client_cert"} {
 		if _, ok := h[gone]; ok {
 			t.Errorf("%s reached the backend", gone)
 		}
