@@ -243,6 +243,16 @@ func TestStripPrefix(t *testing.T) {
 		{"no strip", "", "", "/api/users", "/api/users"},
 		{"escaped slash kept", "/api", "", "/api/a%2Fb", "/a%2Fb"},
 		{"base path", "/api", "/base", "/api/users?q", "/base/users?q"},
+		// Routes match the cleaned, decoded path; the same is stripped.
+		{"dot segments before", "/api", "", "/x/../api/users", "/users"},
+		{"dot segments after", "/api", "", "/api/./a/../b/", "/b/"},
+		{"escaped prefix", "/api", "", "/%61pi/users?q", "/users?q"},
+		{"escaped prefix, escaped slash kept", "/api", "", "/%61pi/a%2Fb", "/a%2Fb"},
+		{"escaped slash after prefix", "/api", "", "/api%2Fusers", "/users"},
+		{"escaped slash kept, trailing slash", "/api", "", "/api/a%2Fb/", "/a%2Fb/"},
+		{"doubled slashes", "/api", "", "//api//users", "/users"},
+		{"two-segment prefix", "/api/v1/", "", "/api/x/../v1/users", "/users"},
+		{"cleaned path elsewhere: unchanged", "/api", "", "/api/%2e%2e/admin", "/api/%2e%2e/admin"},
 		{"base path with slash", "", "/base/", "/x", "/base/x"},
 	}
 	for _, tt := range tests {

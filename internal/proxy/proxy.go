@@ -128,34 +128,6 @@ func (h *handler) rewrite(pr *httputil.ProxyRequest) {
 	}
 }
 
-// stripPrefix removes prefix (no trailing slash) from the path when it is
-// followed by "/" or the end: "/api" strips "/api/x" and "/api", not "/apix".
-func stripPrefix(r *http.Request, prefix string) {
-	rest, ok := cutSegmentPrefix(r.URL.Path, prefix)
-	if !ok {
-		return
-	}
-	r.URL.Path = rest
-	if r.URL.RawPath != "" {
-		if raw, ok := cutSegmentPrefix(r.URL.RawPath, prefix); ok {
-			r.URL.RawPath = raw
-		} else {
-			r.URL.RawPath = "" // the prefix was written escaped; re-escape from Path
-		}
-	}
-}
-
-func cutSegmentPrefix(p, prefix string) (string, bool) {
-	rest, ok := strings.CutPrefix(p, prefix)
-	if !ok || (rest != "" && rest[0] != '/') {
-		return p, false
-	}
-	if rest == "" {
-		rest = "/"
-	}
-	return rest, true
-}
-
 // serveError answers a request no upstream served, and logs why.
 func (h *handler) serveError(w http.ResponseWriter, r *http.Request, err error) {
 	status, body, upstream := http.StatusBadGateway, badGatewayBody, ""
