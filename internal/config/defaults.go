@@ -33,6 +33,7 @@ const (
 	defaultDialTimeout       = 5 * time.Second
 	defaultRespondStatus     = 200
 	defaultStaticIndex       = "index.html"
+	defaultRedirectStatus    = 308
 )
 
 // defaultChallenges are the ACME challenges tried when none are configured:
@@ -187,6 +188,9 @@ func siteDefaults(s *Site) {
 		}
 		if r.Respond != nil && r.Respond.Status == 0 {
 			r.Respond.Status = defaultRespondStatus
+		}
+		if r.Redirect != nil && r.Redirect.Status == 0 {
+			r.Redirect.Status = defaultRedirectStatus
 		}
 	}
 }

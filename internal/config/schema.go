@@ -228,7 +228,8 @@ type SecurityHeaders struct {
 	FrameOptions       string `yaml:"frame_options"`
 }
 
-// Route maps a path prefix to exactly one action: to (proxy), static or respond.
+// Route maps a path prefix to exactly one action: to (proxy), static,
+// respond or redirect.
 type Route struct {
 	// Path is a prefix; the longest matching prefix wins. Empty means "/".
 	Path string `yaml:"path"`
@@ -245,6 +246,9 @@ type Route struct {
 
 	// Respond answers with a fixed status and body.
 	Respond *Respond `yaml:"respond"`
+
+	// Redirect answers every request with a redirect built from a template.
+	Redirect *Redirect `yaml:"redirect"`
 
 	// CORS is this route's cross-origin policy; it replaces the site's
 	// for requests this route serves.
@@ -264,6 +268,15 @@ type Respond struct {
 	Status  int               `yaml:"status"`
 	Body    string            `yaml:"body"`
 	Headers map[string]string `yaml:"headers"`
+}
+
+// Redirect is a redirect route: {to: "https://{host}/new/{path}", status: 301}.
+// To is a template (see ParseRedirect for its placeholders and the rules
+// that keep it from being an open redirect). Zero Status means 308, which,
+// unlike 301, keeps the method and body of a POST.
+type Redirect struct {
+	To     string `yaml:"to"`
+	Status int    `yaml:"status"`
 }
 
 // Duration is a time.Duration that also parses a "d" (day) unit: "30d", "1d12h".

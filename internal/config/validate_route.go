@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-func (v *validator) routes(site string, routes []Route) {
+func (v *validator) routes(site string, routes []Route, hosts []string) {
 	if len(routes) == 0 {
 		v.errf(site+".routes", "a site needs routes; add e.g. routes: [{path: /, to: [\"http://127.0.0.1:8000\"]}]")
 		return
@@ -24,22 +24,23 @@ func (v *validator) routes(site string, routes []Route) {
 			seen[r.Path] = i
 		}
 		v.route(path, r)
+		v.redirect(path+".redirect", r.Redirect, hosts)
 	}
 }
 
 func (v *validator) route(path string, r *Route) {
 	v.cors(path+".cors", r.CORS)
 	actions := 0
-	for _, set := range []bool{len(r.To) > 0, r.Static != nil, r.Respond != nil} {
+	for _, set := range []bool{len(r.To) > 0, r.Static != nil, r.Respond != nil, r.Redirect != nil} {
 		if set {
 			actions++
 		}
 	}
 	switch {
 	case actions == 0:
-		v.errf(path, "a route needs one action; set to: [URL], static: DIR or respond: {status: N}")
+		v.errf(path, "a route needs one action; set to: [URL], static: DIR, respond: {status: N} or redirect: {to: URL}")
 	case actions > 1:
-		v.errf(path, "a route has exactly one of to, static and respond; split it into routes with different paths")
+		v.errf(path, "a route has exactly one of to, static, respond and redirect; split it into routes with different paths")
 	}
 	for i, u := range r.To {
 		if p := upstreamProblem(u); p != "" {
@@ -94,4 +95,29 @@ func upstreamProblem(s string) string {
 		}
 	}
 	return ""
+}
+
+// redirect checks a redirect route: a known status and a template that
+// cannot send clients to a host they choose.
+func (v *validator) redirect(path string, r *Redirect, hosts []string) {
+	if r == nil {
+		return
+	}
+	switch r.Status {
+	case 301, 302, 307, 308:
+	default:
+		v.errf(path+".status", "status %d is not a redirect; use 301, 302, 307 or 308", r.Status)
+	}
+	if r.To == "" {
+		v.errf(path+".to", "a redirect needs a target; write e.g. to: \"https://example.com/{path}\"")
+		return
+	}
+	parts, err := ParseRedirect(r.To)
+	if err != nil {
+		v.errf(path+".to", "%q: %v", r.To, err)
+		return
+	}
+	if usesHost(parts) && !hostBound(hosts) {
+		v.errf(path+".to", "%q uses {host} on a catch-all site (hosts: [\"*\"]), so any client could pick the redirect's host; write the host literally", r.To)
+	}
 }

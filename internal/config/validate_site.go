@@ -23,7 +23,7 @@ func (v *validator) sites() {
 		v.cors(path+".cors", s.CORS)
 		v.headers(path+".headers", s.Headers)
 		v.securityHeaders(path+".security_headers", s.SecurityHeaders)
-		v.routes(path, s.Routes)
+		v.routes(path, s.Routes, s.Hosts)
 	}
 }
 

@@ -79,7 +79,7 @@ func TestValidateErrors(t *testing.T) {
 			errorWant{"sites[0].routes[1].path", "6:9", "also the path of sites[0].routes[0]"}},
 		{"no action", routeSite("{path: /}"), nil, errorWant{"sites[0].routes[0]", "3:14", "a route needs one action"}},
 		{"two actions", routeSite("{to: [\"http://a:1\"], static: ./p}"), nil,
-			errorWant{"sites[0].routes[0]", "3:14", "exactly one of to, static and respond"}},
+			errorWant{"sites[0].routes[0]", "3:14", "exactly one of to, static, respond and redirect"}},
 		{"respond status", routeSite("{respond: {status: 700}}"), nil,
 			errorWant{"sites[0].routes[0].respond.status", "3:33", "status 700 is not an HTTP status"}},
 		{"respond header name", routeSite("{respond: {headers: {\"a b\": x}}}"), nil,

@@ -159,6 +159,12 @@ func (s *Server) compileAction(rc config.Route, trusted []netip.Prefix) (http.Ha
 	switch {
 	case rc.Respond != nil:
 		return route.Respond(rc.Respond.Status, rc.Respond.Body, rc.Respond.Headers), nil
+	case rc.Redirect != nil:
+		parts, err := config.ParseRedirect(rc.Redirect.To)
+		if err != nil {
+			return nil, fmt.Errorf("redirect.to: %w", err)
+		}
+		return route.Redirect(parts, rc.Redirect.Status, rc.Path), nil
 	case rc.Static != nil:
 		h, err := route.Static(rc.Static.Root, rc.Static.Browse, rc.Static.Index)
 		if err != nil {
