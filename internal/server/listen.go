@@ -6,7 +6,9 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -49,13 +51,49 @@ func listenUnix(role, path string) (net.Listener, error) {
 			return nil, fmt.Errorf("remove stale socket %s: %w", path, err)
 		}
 	}
-	ln, err := net.Listen("unix", path)
+	return listenPrivate(role, path)
+}
+
+// listenPrivate binds the socket inside a fresh 0700 directory beside path,
+// makes it 0600 and only then renames it to path: the socket never exists at
+// path with the umask's mode, not even for a moment.
+func listenPrivate(role, path string) (net.Listener, error) {
+	dir, err := os.MkdirTemp(filepath.Dir(path), ".tlsgate-sock-")
 	if err != nil {
 		return nil, fmt.Errorf("listen %s on unix socket %s: %w", role, path, err)
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
+	defer os.RemoveAll(dir)
+	tmp := filepath.Join(dir, "s")
+	ln, err := net.Listen("unix", tmp)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s on unix socket %s: %w", role, path, err)
+	}
+	ul := ln.(*net.UnixListener)
+	ul.SetUnlinkOnClose(false) // it would unlink tmp; unixListener removes path
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		ul.Close()
 		return nil, fmt.Errorf("restrict %s socket %s: %w", role, path, err)
 	}
-	return ln, nil
+	if err := os.Rename(tmp, path); err != nil {
+		ul.Close()
+		return nil, fmt.Errorf("listen %s on unix socket %s: %w", role, path, err)
+	}
+	return &unixListener{UnixListener: ul, path: path}, nil
+}
+
+// unixListener removes its socket file when closed, as net.UnixListener
+// does for the path it was bound to.
+type unixListener struct {
+	*net.UnixListener
+	path string
+	once sync.Once
+}
+
+// Addr is the path the socket is reachable at, not the one it was bound to.
+func (l *unixListener) Addr() net.Addr { return &net.UnixAddr{Name: l.path, Net: "unix"} }
+
+func (l *unixListener) Close() error {
+	err := l.UnixListener.Close()
+	l.once.Do(func() { os.Remove(l.path) })
+	return err
 }
