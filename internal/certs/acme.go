@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"reflect"
 	"slices"
 	"strconv"
 
 	"github.com/caddyserver/certmagic"
 	"github.com/mholt/acmez/v3/acme"
+
+	"github.com/tlsgate/tlsgate/internal/pki"
 )
 
 // ACME is how certificates are obtained from an ACME CA. One account per
@@ -190,12 +191,8 @@ func loadRoots(files []string) (*x509.CertPool, error) {
 		pool = x509.NewCertPool()
 	}
 	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
+		if err := pki.AppendCertFile(pool, f, pki.PoolLenient); err != nil {
 			return nil, fmt.Errorf("acme.trusted_roots: %w", err)
-		}
-		if !pool.AppendCertsFromPEM(data) {
-			return nil, fmt.Errorf("acme.trusted_roots: %s holds no PEM certificate", f)
 		}
 	}
 	return pool, nil

@@ -1,7 +1,6 @@
 package certs
 
 import (
-	"bytes"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -82,7 +81,7 @@ func LoadKeyPair(certFile, keyFile, passphraseFile string) (*tls.Certificate, er
 	}
 	var passphrase []byte
 	if passphraseFile != "" {
-		passphrase, err = ReadPassphraseFile(passphraseFile)
+		passphrase, err = pki.ReadPassphraseFile(passphraseFile)
 		if err != nil {
 			return nil, err
 		}
@@ -104,17 +103,6 @@ func LoadKeyPair(certFile, keyFile, passphraseFile string) (*tls.Certificate, er
 		return nil, fmt.Errorf("key_file %s does not belong to the first certificate in %s", keyFile, certFile)
 	}
 	return cert, nil
-}
-
-// ReadPassphraseFile reads a passphrase the way `openssl -passin file:` does:
-// the first line, without its line ending.
-func ReadPassphraseFile(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read passphrase file: %w", err)
-	}
-	line, _, _ := bytes.Cut(data, []byte("\n"))
-	return bytes.TrimSuffix(line, []byte("\r")), nil
 }
 
 // maintain re-reads file certificates whose files changed, and once a day

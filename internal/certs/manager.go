@@ -16,9 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -192,7 +190,7 @@ func (m *Manager) Stop() {
 }
 
 // LocalCADir is where the local CA lives.
-func (m *Manager) LocalCADir() string { return filepath.Join(m.opts.DataDir, "ca") }
+func (m *Manager) LocalCADir() string { return pki.LocalCADir(m.opts.DataDir) }
 
 // Apply makes sure every site has a certificate and returns one Source per
 // site, in order. It blocks until local-CA certificates are in the cache, so
@@ -364,7 +362,7 @@ func (m *Manager) prepareACME(p *plan, site SiteTLS, a ACME) (Source, error) {
 // adhocSource returns the ad-hoc certificate for hosts, reusing the one in
 // service while it has more than a month left.
 func (m *Manager) adhocSource(hosts []string, next map[string]*adhocCert) (Source, error) {
-	key := strings.Join(slices.Sorted(slices.Values(hosts)), ",")
+	key := pki.NamesKey(hosts)
 	m.mu.Lock()
 	src := m.adhoc[key]
 	m.mu.Unlock()

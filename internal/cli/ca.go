@@ -32,9 +32,6 @@ func (f *dataDirFlag) path() string {
 	return dir
 }
 
-// localCADir is where the local CA lives under a data directory.
-func localCADir(dataDir string) string { return filepath.Join(dataDir, "ca") }
-
 func newCACmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ca",
@@ -61,7 +58,7 @@ func newCAInitCmd(e *env) *cobra.Command {
   tlsgate ca init --data-dir ./data --name "Acme Dev CA"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dir := localCADir(df.path())
+			dir := pki.LocalCADir(df.path())
 			_, created, err := pki.InitLocalCA(dir, name)
 			if err != nil {
 				return err
@@ -91,7 +88,7 @@ func newCACertCmd(e *env) *cobra.Command {
   tlsgate ca cert --path`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			root := pki.RootCertPath(localCADir(df.path()))
+			root := pki.RootCertPath(pki.LocalCADir(df.path()))
 			data, err := os.ReadFile(root)
 			if os.IsNotExist(err) {
 				init := "tlsgate ca init"

@@ -41,7 +41,7 @@ func (s *caSource) check() error {
 // The local CA is created on first use, like `tlsgate proxy` does.
 func (s *caSource) load(e *env) (*pki.CA, string, error) {
 	if s.certPath == "" {
-		dir := localCADir(s.dataDir.path())
+		dir := pki.LocalCADir(s.dataDir.path())
 		ca, created, err := pki.InitLocalCA(dir, "")
 		if err != nil {
 			return nil, "", err

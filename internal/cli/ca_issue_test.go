@@ -27,7 +27,7 @@ func readChain(t *testing.T, path string) []*x509.Certificate {
 func verifyChain(t *testing.T, chain []*x509.Certificate, dataDir string, usage x509.ExtKeyUsage) {
 	t.Helper()
 	roots := x509.NewCertPool()
-	roots.AddCert(readChain(t, pki.RootCertPath(localCADir(dataDir)))[0])
+	roots.AddCert(readChain(t, pki.RootCertPath(pki.LocalCADir(dataDir)))[0])
 	inter := x509.NewCertPool()
 	for _, c := range chain[1:] {
 		inter.AddCert(c)
@@ -45,7 +45,7 @@ func TestCAIssue(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"Created the local CA", "Names:       localhost, ::1", "was capped", "curl --cacert " + pki.RootCertPath(localCADir(data)) + " https://localhost:8443/"} {
+	for _, want := range []string{"Created the local CA", "Names:       localhost, ::1", "was capped", "curl --cacert " + pki.RootCertPath(pki.LocalCADir(data)) + " https://localhost:8443/"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}

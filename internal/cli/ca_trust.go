@@ -83,7 +83,7 @@ Python's requests and httpx trust certifi's bundle, not the system store: use
 
 // localRoot loads the local CA's root; trust creates the CA first if needed.
 func localRoot(e *env, df *dataDirFlag, create bool) (truststore.Root, error) {
-	dir := localCADir(df.path())
+	dir := pki.LocalCADir(df.path())
 	var ca *pki.CA
 	var err error
 	if create {
@@ -154,7 +154,7 @@ system's roots change.`,
 			if _, ok := exportLine(shell, "", ""); !ok {
 				return usage(fmt.Errorf("--shell %q: use sh, fish or powershell", shell))
 			}
-			dir := localCADir(df.path())
+			dir := pki.LocalCADir(df.path())
 			_, created, err := pki.InitLocalCA(dir, "")
 			if err != nil {
 				return err

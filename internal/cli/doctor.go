@@ -116,7 +116,7 @@ func (f *doctorFlags) options(e *env, url string) (doctor.Options, error) {
 		dataDir = f.dataDir.path()
 		opts.DataDirArg = " --data-dir " + shellQuote(dataDir)
 	}
-	opts.LocalCADir = localCADir(dataDir)
+	opts.LocalCADir = pki.LocalCADir(dataDir)
 	if f.caCert != "" {
 		pool, err := loadRoots(f.caCert)
 		if err != nil {
@@ -138,17 +138,9 @@ func (f *doctorFlags) options(e *env, url string) (doctor.Options, error) {
 }
 
 func loadRoots(path string) (*x509.CertPool, error) {
-	data, err := os.ReadFile(path)
+	pool, err := pki.CertPoolFromFiles(pki.PoolStrict, path)
 	if err != nil {
 		return nil, fmt.Errorf("--cacert: %w", err)
-	}
-	certs, err := pki.ParseCertificatesPEM(data)
-	if err != nil {
-		return nil, fmt.Errorf("--cacert %s: %w", path, err)
-	}
-	pool := x509.NewCertPool()
-	for _, c := range certs {
-		pool.AddCert(c)
 	}
 	return pool, nil
 }

@@ -40,7 +40,7 @@ func TestInspectFiles(t *testing.T) {
 		{csr, []string{"Certificate request", "Names:     csr.test", "Signature: valid"}},
 		{key, []string{"Private key", "ecdsa-p256 (256 bits)", "not encrypted"}},
 		{encKey, []string{"Private key", "encrypted with a passphrase"}},
-		{pki.RootCertPath(localCADir(data)), []string{"(root CA)"}},
+		{pki.RootCertPath(pki.LocalCADir(data)), []string{"(root CA)"}},
 	}
 	for _, tt := range tests {
 		t.Run(filepath.Base(tt.file), func(t *testing.T) {

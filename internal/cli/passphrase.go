@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -58,7 +57,7 @@ const fromPrompt = "the prompt"
 // secrets. Without any source and without a terminal it is a usage error.
 func (p *passphraseSource) get(e *env, need string, confirm bool) ([]byte, string, error) {
 	if p.file != "" {
-		pass, err := readPassphraseFile(p.file)
+		pass, err := pki.ReadPassphraseFile(p.file)
 		if err != nil {
 			return nil, "", fmt.Errorf("--%s: %w", p.flag, err)
 		}
@@ -88,24 +87,6 @@ func (p *passphraseSource) get(e *env, need string, confirm bool) ([]byte, strin
 		return nil, "", errors.New("empty passphrase; nothing was written")
 	}
 	return pass, fromPrompt, nil
-}
-
-// readPassphraseFile returns the first line of path without its line end.
-func readPassphraseFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	line, err := bufio.NewReader(f).ReadBytes('\n')
-	if err != nil && err != io.EOF {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	line = bytes.TrimRight(line, "\r\n")
-	if len(line) == 0 {
-		return nil, fmt.Errorf("%s: the first line is empty; put the passphrase on it", path)
-	}
-	return line, nil
 }
 
 // terminalFD returns stdin's descriptor when it is a terminal.

@@ -40,32 +40,6 @@ func writeTemp(t *testing.T, dir, name, content string) string {
 	return p
 }
 
-func TestReadPassphraseFile(t *testing.T) {
-	dir := t.TempDir()
-	tests := []struct {
-		name, content, want string
-		wantErr             bool
-	}{
-		{"first line only", "secret\nsecond line\n", "secret", false},
-		{"no newline", "secret", "secret", false},
-		{"windows line end", "secret\r\n", "secret", false},
-		{"spaces kept", " two words \n", " two words ", false},
-		{"empty first line", "\nsecret\n", "", true},
-		{"empty file", "", "", true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := readPassphraseFile(writeTemp(t, dir, "p", tt.content))
-			if (err != nil) != tt.wantErr || string(got) != tt.want {
-				t.Errorf("got %q, %v; want %q, error %v", got, err, tt.want, tt.wantErr)
-			}
-		})
-	}
-	if _, err := readPassphraseFile(filepath.Join(dir, "missing")); err == nil {
-		t.Error("a missing file gave no error")
-	}
-}
-
 func TestPassphraseSourceOrder(t *testing.T) {
 	dir := t.TempDir()
 	file := writeTemp(t, dir, "pass", "from-file\n")

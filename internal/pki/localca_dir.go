@@ -196,3 +196,7 @@ func isEmptyOrMissingDir(dir string) bool {
 	}
 	return err == nil && len(entries) == 0
 }
+
+// LocalCADir is where the local CA lives under a data directory
+// (DATA_DIR/ca); every command and the server use this one path.
+func LocalCADir(dataDir string) string { return filepath.Join(dataDir, "ca") }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 
 	"golang.org/x/net/idna"
@@ -140,4 +141,10 @@ func validLabel(l string) bool {
 		}
 	}
 	return true
+}
+
+// NamesKey is one string for a set of host names, the same whatever their
+// order: the key of per-site state (ad-hoc certificates, ticket keys).
+func NamesKey(names []string) string {
+	return strings.Join(slices.Sorted(slices.Values(names)), ",")
 }

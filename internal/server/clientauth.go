@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
@@ -37,19 +36,9 @@ func (s *Server) compileClientAuth(ca *config.ClientAuth) (*clientAuth, error) {
 	if ca == nil {
 		return nil, nil
 	}
-	pool := x509.NewCertPool()
-	for _, f := range ca.CAFiles {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("client_auth.ca_files: %w", err)
-		}
-		certs, err := pki.ParseCertificatesPEM(data)
-		if err != nil {
-			return nil, fmt.Errorf("client_auth.ca_files: %s: %w", f, err)
-		}
-		for _, c := range certs {
-			pool.AddCert(c)
-		}
+	pool, err := pki.CertPoolFromFiles(pki.PoolStrict, ca.CAFiles...)
+	if err != nil {
+		return nil, fmt.Errorf("client_auth.ca_files: %w", err)
 	}
 	var inter []*x509.Certificate
 	if ca.LocalCA {

@@ -3,8 +3,9 @@ package server
 import (
 	"crypto/rand"
 	"slices"
-	"strings"
 	"sync"
+
+	"github.com/tlsgate/tlsgate/internal/pki"
 )
 
 // ticketKeys are the TLS session ticket keys of every site. Without keys of
@@ -57,9 +58,7 @@ func (tk *ticketKeys) rotate(rt *Runtime) {
 	}
 }
 
-func siteID(hosts []string) string {
-	return strings.Join(slices.Sorted(slices.Values(hosts)), ",")
-}
+func siteID(hosts []string) string { return pki.NamesKey(hosts) }
 
 func newTicketKey() [32]byte {
 	var k [32]byte

@@ -2,17 +2,16 @@ package storage
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/caddyserver/certmagic"
 
 	"github.com/tlsgate/tlsgate/internal/config"
+	"github.com/tlsgate/tlsgate/internal/pki"
 )
 
 // Open builds the storage a config's storage block describes: file storage
@@ -89,14 +88,11 @@ func etcdOptions(c *config.Etcd) (EtcdOptions, error) {
 			t.Certificates = []tls.Certificate{cert}
 		}
 		if c.CAFile != "" {
-			pem, err := os.ReadFile(c.CAFile)
+			pool, err := pki.CertPoolFromFiles(pki.PoolLenient, c.CAFile)
 			if err != nil {
 				return EtcdOptions{}, fmt.Errorf("storage.etcd.ca_file: %w", err)
 			}
-			t.RootCAs = x509.NewCertPool()
-			if !t.RootCAs.AppendCertsFromPEM(pem) {
-				return EtcdOptions{}, fmt.Errorf("storage.etcd.ca_file: %s holds no PEM certificate", c.CAFile)
-			}
+			t.RootCAs = pool
 		}
 		opts.TLS = t
 	}
