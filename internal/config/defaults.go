@@ -34,6 +34,8 @@ const (
 	defaultRespondStatus     = 200
 	defaultStaticIndex       = "index.html"
 	defaultRedirectStatus    = 308
+	defaultMaxBodyBytes      = 100 << 20
+	defaultBodyReadTimeout   = 60 * time.Second
 )
 
 // defaultChallenges are the ACME challenges tried when none are configured:
@@ -146,6 +148,11 @@ func (c *Config) WithDefaultsFrom(env DefaultsEnv) *Config {
 	}
 	setDuration(&d.Limits.ReadHeaderTimeout, defaultReadHeaderTimeout)
 	setDuration(&d.Limits.IdleTimeout, defaultIdleTimeout)
+	if d.Limits.MaxBodyBytes == nil {
+		n := ByteSize(defaultMaxBodyBytes)
+		d.Limits.MaxBodyBytes = &n
+	}
+	setDuration(&d.Limits.BodyReadTimeout, defaultBodyReadTimeout)
 	setString(&d.ACME.Directory, defaultACMEDirectory)
 	if len(d.ACME.Challenges) == 0 {
 		d.ACME.Challenges = defaultChallenges()

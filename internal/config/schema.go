@@ -78,6 +78,12 @@ type Limits struct {
 	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
 	// IdleTimeout closes keep-alive connections idle this long. Zero means 2m.
 	IdleTimeout Duration `yaml:"idle_timeout"`
+	// MaxBodyBytes bounds a request body; more gets 413. Nil means 100MiB;
+	// 0 means no limit. A route's max_body_bytes replaces it.
+	MaxBodyBytes *ByteSize `yaml:"max_body_bytes"`
+	// BodyReadTimeout is the longest gap between two reads of a request
+	// body; then 408 and the upstream request is cancelled. Zero means 60s.
+	BodyReadTimeout Duration `yaml:"body_read_timeout"`
 }
 
 // ACME configures certificate issuance from an ACME CA.
@@ -240,6 +246,10 @@ type Route struct {
 	Timeout     Duration `yaml:"timeout"`
 	DialTimeout Duration `yaml:"dial_timeout"`
 	StripPrefix bool     `yaml:"strip_prefix"`
+
+	// MaxBodyBytes replaces limits.max_body_bytes for this route (0 = no
+	// limit). Nil means the global limit.
+	MaxBodyBytes *ByteSize `yaml:"max_body_bytes"`
 
 	// Static serves files from this directory.
 	Static *Static `yaml:"static"`

@@ -143,6 +143,14 @@ func (s *Server) compileRoutes(cfg *config.Config, i int, trusted []netip.Prefix
 				return nil, fmt.Errorf("%s: %s: %w", cfg.Position(at), at, err)
 			}
 		}
+		// --- traffic: request body limits (issue 12) ---
+		// Outside CORS and around the action, the only reader of the body.
+		maxBody := int64(*cfg.Limits.MaxBodyBytes)
+		if rc.MaxBodyBytes != nil {
+			maxBody = int64(*rc.MaxBodyBytes)
+		}
+		h = edge.BodyLimit(h, maxBody, time.Duration(cfg.Limits.BodyReadTimeout))
+		// --- end traffic ---
 		routes = append(routes, route.Route{Prefix: rc.Path, Handler: h})
 	}
 	// HSTS outside CORS, so preflight answers carry it too; header edits
