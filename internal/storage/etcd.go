@@ -60,13 +60,14 @@ type EtcdOptions struct {
 // Etcd is a certmagic.Storage in etcd. Values live under PREFIX/data/KEY
 // and their modification times under PREFIX/meta/KEY; directories are
 // implied by key prefixes, as CertMagic's Storage doc describes. Locks are
-// PREFIX/locks/NAME, each attached to its own lease, which the holder keeps
-// alive: when a holder dies or loses etcd, its lock vanishes with the lease.
+// etcd's concurrency.Mutex under PREFIX/locks/NAME/, each waiter's key
+// attached to a lease of its own that the holder keeps alive: when a holder
+// dies or loses etcd, its lock vanishes with the lease.
 //
 // Writes are fenced: while the Etcd holds any lock, Store and Delete only
-// apply if every held lock key is still attached to the holder's lease, so
-// a holder whose lease expired (and whose work another instance may have
-// taken over) stops writing and gets ErrLockLost.
+// apply if every held lock's key still exists with the revision it won
+// with, so a holder whose lease expired (and whose work another instance may
+// have taken over) stops writing and gets ErrLockLost.
 //
 // Etcd is safe for concurrent use. Call Close when done.
 type Etcd struct {
@@ -83,6 +84,12 @@ type Etcd struct {
 	// then took the lock: the stale entry stays until its own Unlock, so
 	// its writes keep failing and it cannot release the new holder's lock.
 	held map[string][]*heldLock
+
+	// sessions is the context of every lock's lease keepalive; Close
+	// cancels it. watchers counts the goroutines that report lost locks.
+	sessions       context.Context
+	cancelSessions context.CancelFunc
+	watchers       sync.WaitGroup
 
 	stop chan struct{}
 	done chan struct{}
@@ -128,10 +135,12 @@ func NewEtcd(opts EtcdOptions) (*Etcd, error) {
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
+	e.sessions, e.cancelSessions = context.WithCancel(context.Background())
 	e.health = &health{logger: logger, endpoints: opts.Endpoints}
 	ctx, cancel := context.WithTimeout(context.Background(), opts.DialTimeout)
 	defer cancel()
 	if _, err := client.Get(ctx, e.prefix+"health", clientv3.WithCountOnly()); err != nil {
+		e.cancelSessions()
 		client.Close()
 		return nil, fmt.Errorf("etcd %s: not reachable within %s: %w", strings.Join(opts.Endpoints, ","), opts.DialTimeout, err)
 	}
@@ -177,6 +186,8 @@ func (e *Etcd) Close() error {
 	for _, name := range names {
 		_ = e.Unlock(context.Background(), name)
 	}
+	e.cancelSessions()
+	e.watchers.Wait()
 	return e.client.Close()
 }
 
