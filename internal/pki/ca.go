@@ -119,15 +119,19 @@ func (ca *CA) Issue(req LeafRequest) (*x509.Certificate, error) {
 	})
 }
 
-// SignCSR signs csr after checking its signature. The leaf keeps the CSR's
-// subject and subject alternative names; every other requested extension
+// SignCSR signs csr after checking its signature and its names (as Issue
+// checks them: no "*", no wildcard over a public suffix, no malformed
+// names). The leaf keeps the CSR's subject and subject alternative names; every other requested extension
 // (key usage, basic constraints, ...) is ignored and set as Issue sets it.
 // A CSR without names is refused. validity works as LeafRequest.Validity.
 func (ca *CA) SignCSR(csr *x509.CertificateRequest, client bool, validity time.Duration) (*x509.Certificate, error) {
 	if err := csr.CheckSignature(); err != nil {
 		return nil, fmt.Errorf("sign CSR: the CSR's signature is invalid: %w", err)
 	}
-	s := sans{DNS: csr.DNSNames, IPs: csr.IPAddresses, Emails: csr.EmailAddresses, URIs: csr.URIs}
+	s, err := checkCSRNames(csr)
+	if err != nil {
+		return nil, fmt.Errorf("sign CSR: refusing its names: %w", err)
+	}
 	if s.empty() {
 		return nil, errors.New("sign CSR: the CSR has no subject alternative names; make it with the names as SANs (e.g. tlsgate csr NAME... or openssl req -addext subjectAltName=DNS:NAME)")
 	}

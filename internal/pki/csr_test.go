@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -29,6 +30,12 @@ func TestParseNames(t *testing.T) {
 		{"a b.test", "", true},
 		{"foo.*.test", "", true},
 		{"-bad.test", "", true},
+		{"*", "", true},
+		{"*.com", "", true},       // a public suffix: covers everyone's domains
+		{"*.co.uk", "", true},     // a public suffix of two labels
+		{"*.github.io", "", true}, // on the list's private part
+		{"*.example.com", "*.example.com", false},
+		{"*.test", "*.test", false}, // local development names stay allowed
 		{"fe80::1%eth0", "", true},
 		{"", "", true},
 	}
@@ -110,6 +117,11 @@ func TestSignCSR(t *testing.T) {
 		{"openssl client", good, true, ""},
 		{"broken signature", broken, false, "signature"},
 		{"no names", noSAN, false, "no subject alternative names"},
+		{"SAN *", rawCSR(t, []string{"*"}, nil), false, "refusing its names"},
+		{"SAN *.com", rawCSR(t, []string{"app.test", "*.com"}, nil), false, "public suffix"},
+		{"malformed SAN", rawCSR(t, []string{"a b.test"}, nil), false, "not a valid DNS name"},
+		{"IP as DNS SAN", rawCSR(t, []string{"10.0.0.1"}, nil), false, "IP address"},
+		{"malformed e-mail", rawCSR(t, []string{"app.test"}, []string{"@x"}), false, "e-mail"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -150,6 +162,22 @@ func breakCSRSignature(t *testing.T, pemBytes []byte) *x509.CertificateRequest {
 	}
 	if csr.CheckSignature() == nil {
 		t.Fatal("flipping a bit left the signature valid")
+	}
+	return csr
+}
+
+// rawCSR makes a CSR with the given SANs as written, unchecked, the way a
+// hostile or careless requester could.
+func rawCSR(t *testing.T, dns, emails []string) *x509.CertificateRequest {
+	t.Helper()
+	key := mustGenerateKey(t, KeyECDSAP256)
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{DNSNames: dns, EmailAddresses: emails}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := x509.ParseCertificateRequest(der)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return csr
 }

@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"golang.org/x/net/idna"
+	"golang.org/x/net/publicsuffix"
 )
 
 // sans are subject alternative names sorted by kind.
@@ -88,9 +90,8 @@ func (s *sans) add(name string) error {
 		return nil
 	}
 	if strings.Contains(name, "@") {
-		local, domain, _ := strings.Cut(name, "@")
-		if local == "" || domain == "" || strings.ContainsAny(domain, "@ ") {
-			return fmt.Errorf("%q is not a valid e-mail address", name)
+		if err := checkEmail(name); err != nil {
+			return err
 		}
 		s.Emails = append(s.Emails, name)
 		return nil
@@ -123,9 +124,60 @@ func normalizeDNSName(name string) (string, error) {
 		}
 	}
 	if wildcard {
+		// A wildcard over a public suffix (*.com, *.co.uk, *.github.io)
+		// covers other people's domains; browsers refuse it, and so do we.
+		// Single-label names not on the list (*.test, *.internal) are fine.
+		if ps, icann := publicsuffix.PublicSuffix(ascii); ps == ascii && (icann || strings.Contains(ascii, ".")) {
+			return "", fmt.Errorf("%q is a wildcard over the public suffix %q; name a domain under it (*.example.%s)", name, ascii, ascii)
+		}
 		return "*." + ascii, nil
 	}
 	return ascii, nil
+}
+
+func checkEmail(name string) error {
+	local, domain, _ := strings.Cut(name, "@")
+	if local == "" || domain == "" || strings.ContainsAny(domain, "@ ") || strings.ContainsAny(local, " \x00") {
+		return fmt.Errorf("%q is not a valid e-mail address", name)
+	}
+	return nil
+}
+
+// checkCSRNames validates the names a CSR carries as ParseNames validates
+// typed ones, kind by kind, and returns them normalized.
+func checkCSRNames(csr *x509.CertificateRequest) (sans, error) {
+	s := sans{IPs: csr.IPAddresses, URIs: csr.URIs}
+	var errs []error
+	for _, d := range csr.DNSNames {
+		if _, err := netip.ParseAddr(d); err == nil {
+			errs = append(errs, fmt.Errorf("DNS name %q is an IP address; put it in an IP SAN", d))
+			continue
+		}
+		n, err := normalizeDNSName(d)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.DNS = append(s.DNS, n)
+	}
+	for _, e := range csr.EmailAddresses {
+		if err := checkEmail(e); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.Emails = append(s.Emails, e)
+	}
+	for _, ip := range csr.IPAddresses {
+		if len(ip) != net.IPv4len && len(ip) != net.IPv6len {
+			errs = append(errs, fmt.Errorf("IP SAN %x is not an IP address", []byte(ip)))
+		}
+	}
+	for _, u := range csr.URIs {
+		if u.Scheme == "" {
+			errs = append(errs, fmt.Errorf("%q is not a valid URI", u.String()))
+		}
+	}
+	return s, errors.Join(errs...)
 }
 
 // validLabel accepts letters, digits, '-' and '_' (seen in internal names),
