@@ -17,12 +17,6 @@ import (
 	"github.com/tlsgate/tlsgate/internal/pki"
 )
 
-// exitError makes Run exit with code without printing anything: the
-// command has already said why (doctor's report ends with its verdict).
-type exitError struct{ code int }
-
-func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
-
 // doctorFlags are the options of `tlsgate doctor`.
 type doctorFlags struct {
 	caCert, serverName    string

@@ -16,26 +16,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Exit codes, as INTERFACE.md promises.
-const (
-	exitOK      = 0
-	exitFailure = 1 // runtime failure
-	exitUsage   = 2 // usage or configuration error
-)
-
-// usageError marks an error as the user's input being wrong (exit 2).
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-func usage(err error) error {
-	if err == nil {
-		return nil
-	}
-	return usageError{err}
-}
-
 // env is what every command may use besides its flags.
 type env struct {
 	stdin          io.Reader

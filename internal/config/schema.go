@@ -9,8 +9,6 @@
 // is imported, and nothing here starts work.
 package config
 
-import "time"
-
 // Config is one whole tlsgate configuration file after loading.
 // Defaults are not filled in here; call WithDefaults for a filled copy.
 type Config struct {
@@ -288,12 +286,6 @@ type Redirect struct {
 	To     string `yaml:"to"`
 	Status int    `yaml:"status"`
 }
-
-// Duration is a time.Duration that also parses a "d" (day) unit: "30d", "1d12h".
-type Duration time.Duration
-
-// ByteSize is a number of bytes that parses "1MiB", "512KiB", "1MB", "4096".
-type ByteSize int64
 
 // Pos is a place in a config file. Line and Col are 1-based.
 type Pos struct {
