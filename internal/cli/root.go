@@ -80,6 +80,7 @@ with the headers they need to know they are behind HTTPS.`,
 		newVersionCmd(e),
 		newKeyCmd(e), newCSRCmd(e), newInspectCmd(e), newStorageCmd(e),
 		newDoctorCmd(e),
+		newHashPasswordCmd(e),
 	)
 	return root
 }

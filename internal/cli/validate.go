@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tlsgate/tlsgate/internal/access"
 	"github.com/tlsgate/tlsgate/internal/certs"
 	"github.com/tlsgate/tlsgate/internal/config"
 	"github.com/tlsgate/tlsgate/internal/storage"
@@ -51,7 +52,20 @@ func checkFiles(cfg *config.Config, warn io.Writer) error {
 			errs = append(errs, fmt.Errorf("%s: %s: %w", cfg.Position(at), at, err))
 		}
 	}
+	htpasswd := func(at string, b *config.BasicAuth) {
+		if b == nil || b.UsersFile == "" {
+			return
+		}
+		if _, err := access.ReadHtpasswd(b.UsersFile); err != nil {
+			at += ".basic_auth.users_file"
+			errs = append(errs, fmt.Errorf("%s: %s: %w", cfg.Position(at), at, err))
+		}
+	}
 	for i, s := range cfg.Sites {
+		htpasswd(fmt.Sprintf("sites[%d]", i), s.BasicAuth)
+		for j, r := range s.Routes {
+			htpasswd(fmt.Sprintf("sites[%d].routes[%d]", i, j), r.BasicAuth)
+		}
 		if s.TLS == nil || s.TLS.Mode != config.TLSFile {
 			continue
 		}

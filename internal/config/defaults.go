@@ -36,6 +36,10 @@ const (
 	defaultRedirectStatus    = 308
 	defaultMaxBodyBytes      = 100 << 20
 	defaultBodyReadTimeout   = 60 * time.Second
+	defaultRealm             = "restricted"
+	defaultForwardTimeout    = 5 * time.Second
+	defaultRatePer           = time.Second
+	defaultRateKey           = RateKeyClientIP
 )
 
 // defaultChallenges are the ACME challenges tried when none are configured:
@@ -182,8 +186,10 @@ func siteDefaults(s *Site) {
 	if s.ClientAuth != nil {
 		setString(&s.ClientAuth.Mode, defaultClientAuthMode)
 	}
+	accessDefaults(s.BasicAuth, s.ForwardAuth, s.RateLimit)
 	for i := range s.Routes {
 		r := &s.Routes[i]
+		accessDefaults(r.BasicAuth, r.ForwardAuth, r.RateLimit)
 		setString(&r.Path, defaultRoutePath)
 		if len(r.To) > 0 {
 			setString(&r.LB, defaultLB)
@@ -198,6 +204,25 @@ func siteDefaults(s *Site) {
 		}
 		if r.Redirect != nil && r.Redirect.Status == 0 {
 			r.Redirect.Status = defaultRedirectStatus
+		}
+	}
+}
+
+// accessDefaults fills the access-control blocks of a site or route: realm
+// "restricted", a 5s forward-auth timeout, and rate limits per second keyed
+// by client IP with a burst equal to the rate.
+func accessDefaults(b *BasicAuth, f *ForwardAuth, r *RateLimit) {
+	if b != nil {
+		setString(&b.Realm, defaultRealm)
+	}
+	if f != nil {
+		setDuration(&f.Timeout, defaultForwardTimeout)
+	}
+	if r != nil {
+		setDuration(&r.Per, defaultRatePer)
+		setString(&r.Key, defaultRateKey)
+		if r.Burst == 0 {
+			r.Burst = r.Requests
 		}
 	}
 }

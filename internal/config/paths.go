@@ -66,8 +66,14 @@ func (c *Config) resolvePaths() error {
 			all(s.ClientAuth.CAFiles)
 		}
 		command(s.DNS)
+		if s.BasicAuth != nil {
+			abs(&s.BasicAuth.UsersFile)
+		}
 		for j := range s.Routes {
 			r := &s.Routes[j]
+			if r.BasicAuth != nil {
+				abs(&r.BasicAuth.UsersFile)
+			}
 			for k := range r.To {
 				unix(&r.To[k])
 			}

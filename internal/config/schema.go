@@ -169,6 +169,14 @@ type Site struct {
 	Headers         *Headers         `yaml:"headers"`
 	SecurityHeaders *SecurityHeaders `yaml:"security_headers"`
 
+	// Access control; a route's own value replaces the site's (see
+	// docs/ACCESS.md for the order they run in).
+	BasicAuth   *BasicAuth   `yaml:"basic_auth"`
+	ForwardAuth *ForwardAuth `yaml:"forward_auth"`
+	AllowIPs    []string     `yaml:"allow_ips"`
+	DenyIPs     []string     `yaml:"deny_ips"`
+	RateLimit   *RateLimit   `yaml:"rate_limit"`
+
 	Routes []Route `yaml:"routes"`
 }
 
@@ -261,7 +269,48 @@ type Route struct {
 	// CORS is this route's cross-origin policy; it replaces the site's
 	// for requests this route serves.
 	CORS *CORS `yaml:"cors"`
+
+	// Access control for this route; each one set replaces the site's.
+	BasicAuth   *BasicAuth   `yaml:"basic_auth"`
+	ForwardAuth *ForwardAuth `yaml:"forward_auth"`
+	AllowIPs    []string     `yaml:"allow_ips"`
+	DenyIPs     []string     `yaml:"deny_ips"`
+	RateLimit   *RateLimit   `yaml:"rate_limit"`
 }
+
+// BasicAuth asks for a user name and password (RFC 7617). Users maps names
+// to bcrypt hashes; UsersFile is an htpasswd file of bcrypt lines (absolute
+// after Load). Both may be set; Users wins for a name in both.
+type BasicAuth struct {
+	Realm     string            `yaml:"realm"`
+	Users     map[string]string `yaml:"users"`
+	UsersFile string            `yaml:"users_file"`
+	// KeepAuthorization forwards the client's Authorization header to the
+	// upstream; by default it is removed.
+	KeepAuthorization bool `yaml:"keep_authorization"`
+}
+
+// ForwardAuth asks an auth service at URL before each request.
+type ForwardAuth struct {
+	URL         string   `yaml:"url"`
+	CopyHeaders []string `yaml:"copy_headers"`
+	Timeout     Duration `yaml:"timeout"`
+}
+
+// RateLimit is a token bucket per key: Requests per Per, up to Burst at once.
+// Key is "client_ip" or "header:NAME".
+type RateLimit struct {
+	Requests int      `yaml:"requests"`
+	Per      Duration `yaml:"per"`
+	Burst    int      `yaml:"burst"`
+	Key      string   `yaml:"key"`
+}
+
+// Rate-limit keys (RateLimit.Key); "header:NAME" is the other form.
+const (
+	RateKeyClientIP     = "client_ip"
+	RateKeyHeaderPrefix = "header:"
+)
 
 // Static is a file server root. In YAML it is either a directory string or a
 // mapping {root: DIR, browse: true, index: [index.html]}.

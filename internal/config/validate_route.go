@@ -30,6 +30,7 @@ func (v *validator) routes(site string, routes []Route, hosts []string) {
 
 func (v *validator) route(path string, r *Route) {
 	v.cors(path+".cors", r.CORS)
+	v.access(path, r.BasicAuth, r.ForwardAuth, r.AllowIPs, r.DenyIPs, r.RateLimit)
 	actions := 0
 	for _, set := range []bool{len(r.To) > 0, r.Static != nil, r.Respond != nil, r.Redirect != nil} {
 		if set {

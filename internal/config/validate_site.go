@@ -23,6 +23,7 @@ func (v *validator) sites() {
 		v.cors(path+".cors", s.CORS)
 		v.headers(path+".headers", s.Headers)
 		v.securityHeaders(path+".security_headers", s.SecurityHeaders)
+		v.access(path, s.BasicAuth, s.ForwardAuth, s.AllowIPs, s.DenyIPs, s.RateLimit)
 		v.routes(path, s.Routes, s.Hosts)
 	}
 }

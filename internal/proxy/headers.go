@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/tlsgate/tlsgate/internal/access"
 )
 
 // Canonical header names, written out so the hot path skips canonicalizing.
@@ -21,6 +23,7 @@ const (
 	hdrClientCertChain = "Client-Cert-Chain"
 	hdrCertSubject     = "X-Client-Cert-Subject"
 	hdrCertFingerprint = "X-Client-Cert-Fingerprint"
+	hdrUser            = access.HeaderUser
 )
 
 // vouched lists, in lower case, every header tlsgate writes for the backend
@@ -32,6 +35,7 @@ var vouched = map[string]bool{
 	"x-real-ip": true, "forwarded": true,
 	"client-cert": true, "client-cert-chain": true,
 	"x-client-cert-subject": true, "x-client-cert-fingerprint": true,
+	"x-forwarded-user": true, // set from access.User by setUser
 }
 
 // DropLookalikes removes headers that spell a header tlsgate vouches for
@@ -238,6 +242,16 @@ func setClientCert(in, out *http.Request) {
 	h[hdrCertSubject] = []string{leaf.Subject.String()}
 	sum := sha256.Sum256(leaf.Raw)
 	h[hdrCertFingerprint] = []string{hex.EncodeToString(sum[:])}
+}
+
+// setUser removes any client-sent X-Forwarded-User from out and sets it to
+// the user an auth middleware vouched for, if any: only tlsgate may say who
+// the user is.
+func setUser(in, out *http.Request) {
+	delete(out.Header, hdrUser)
+	if u := access.User(in.Context()); u != "" {
+		out.Header[hdrUser] = []string{u}
+	}
 }
 
 // byteSequence encodes der as an RFC 8941 byte sequence: ":BASE64:".

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tlsgate/tlsgate/internal/access"
 )
 
 func TestForwardedHeaders(t *testing.T) {
@@ -311,5 +313,29 @@ func TestLookalikesNeverReachBackend(t *testing.T) {
 		if s.Header.Get("X_app_token") != "keep" {
 			t.Errorf("X_app_token was dropped: %v", s.Header)
 		}
+	}
+}
+
+// X-Forwarded-User reaches the upstream only as an auth middleware set it.
+func TestSetUser(t *testing.T) {
+	for _, tc := range []struct{ name, sent, vouched, want string }{
+		{"spoofed, no auth", "mallory", "", ""},
+		{"spoofed, with auth", "mallory", "alice", "alice"},
+		{"auth only", "", "alice", "alice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := httptest.NewRequest("GET", "/", nil)
+			if tc.vouched != "" {
+				in = access.WithUser(in, tc.vouched)
+			}
+			out := in.Clone(in.Context())
+			if tc.sent != "" {
+				out.Header.Set("X-Forwarded-User", tc.sent)
+			}
+			setUser(in, out)
+			if got := out.Header.Get("X-Forwarded-User"); got != tc.want {
+				t.Errorf("X-Forwarded-User %q; want %q", got, tc.want)
+			}
+		})
 	}
 }

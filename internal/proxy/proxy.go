@@ -123,6 +123,7 @@ func (h *handler) rewrite(pr *httputil.ProxyRequest) {
 	DropLookalikes(pr.Out.Header)
 	h.fwd.set(pr.In, pr.Out)
 	setClientCert(pr.In, pr.Out)
+	setUser(pr.In, pr.Out)
 	if h.strip != "" {
 		stripPrefix(pr.Out, h.strip)
 	}

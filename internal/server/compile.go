@@ -151,6 +151,12 @@ func (s *Server) compileRoutes(cfg *config.Config, i int, trusted []netip.Prefix
 		}
 		h = edge.BodyLimit(h, maxBody, time.Duration(cfg.Limits.BodyReadTimeout))
 		// --- end traffic ---
+		// --- access control (access.go): IP lists → rate limit → auth,
+		// all outside CORS; auth lets preflights through to CORS uncredentialed.
+		if h, err = s.compileAccess(cfg, i, j, h, trusted); err != nil {
+			return nil, err
+		}
+		// --- end access control
 		routes = append(routes, route.Route{Prefix: rc.Path, Handler: h})
 	}
 	// HSTS outside CORS, so preflight answers carry it too; header edits

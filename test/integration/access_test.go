@@ -1,0 +1,133 @@
+package integration
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// hashPassword runs `tlsgate hash-password` with pass on stdin.
+func hashPassword(t *testing.T, pass string) string {
+	t.Helper()
+	cmd := exec.Command(tlsgateBin, "hash-password", "--cost", "5")
+	cmd.Env, cmd.Stdin = childEnv, strings.NewReader(pass+"\n")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("tlsgate hash-password: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// curlStatus runs curl and returns the status code, response headers and
+// body it printed (-i), for host's path on inst.
+func curlAnswer(t *testing.T, inst *instance, host, path string, extra ...string) (int, string) {
+	t.Helper()
+	args := append([]string{"--cacert", inst.RootPath(), "-i"}, extra...)
+	r := curl(t, inst, host, path, args...)
+	if r.Code != 0 {
+		t.Fatalf("curl %s: %s", path, r)
+	}
+	var code int
+	fmt.Sscanf(r.Stdout, "HTTP/%s %d", new(string), &code)
+	return code, r.Stdout
+}
+
+// TestBasicAuth: wrong password, unknown user and no credentials get 401
+// with the challenge; the right ones reach the backend with the user in
+// X-Forwarded-User and no Authorization. Users come inline, from an
+// htpasswd file written with `tlsgate hash-password`, and from one written
+// by Apache's `htpasswd -B`.
+func TestBasicAuth(t *testing.T) {
+	t.Parallel()
+	skipShort(t, "curl and htpasswd")
+	htpasswdBin := requirePeer(t, "htpasswd", "apache2-utils")
+	echo := echoBackend(t, "echo")
+	g := newGateConfig(t)
+	ours := writeFile(t, g.Dir, "ours.htpasswd", "# made by tlsgate hash-password\nbob:"+hashPassword(t, "bob-pass")+"\n")
+	apache := filepath.Join(g.Dir, "apache.htpasswd")
+	if r := runCmd(t, "", htpasswdBin, "-cbB", "-C", "5", apache, "carol", "carol-pass"); r.Code != 0 {
+		t.Fatalf("htpasswd -B: %s", r)
+	}
+	inst := startWith(t, g, fmt.Sprintf(header+`
+sites:
+  - hosts: [inline.test]
+    tls: local
+    basic_auth: {realm: staging, users: {alice: "%[2]s"}}
+    routes:
+      - path: /
+        to: ["%[1]s"]
+      - path: /open/
+        to: ["%[1]s"]
+        basic_auth: {realm: other, users_file: ours.htpasswd}
+  - hosts: [apache.test]
+    tls: local
+    basic_auth: {users_file: apache.htpasswd}
+    routes:
+      - path: /
+        to: ["%[1]s"]
+`, echo, hashPassword(t, "alice-pass")))
+	_ = ours
+
+	for _, tc := range []struct {
+		name, host, path, creds string
+		want                    int
+		wantUser, wantRealm     string
+	}{
+		{"right inline", "inline.test", "/", "alice:alice-pass", 200, "alice", ""},
+		{"wrong password", "inline.test", "/", "alice:nope", 401, "", "staging"},
+		{"unknown user", "inline.test", "/", "mallory:alice-pass", 401, "", "staging"},
+		{"missing", "inline.test", "/", "", 401, "", "staging"},
+		{"route replaces site", "inline.test", "/open/x", "bob:bob-pass", 200, "bob", ""},
+		{"site users not on route", "inline.test", "/open/x", "alice:alice-pass", 401, "", "other"},
+		{"htpasswd -B", "apache.test", "/", "carol:carol-pass", 200, "carol", ""},
+		{"htpasswd -B wrong", "apache.test", "/", "carol:x", 401, "", "restricted"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			extra := []string{"-H", "X-Forwarded-User: spoofed"}
+			if tc.creds != "" {
+				extra = append(extra, "-u", tc.creds)
+			}
+			code, out := curlAnswer(t, inst, tc.host, tc.path, extra...)
+			if code != tc.want {
+				t.Fatalf("status %d; want %d\n%s", code, tc.want, out)
+			}
+			if tc.want == 401 {
+				want := fmt.Sprintf(`www-authenticate: Basic realm="%s", charset="UTF-8"`, tc.wantRealm)
+				if !strings.Contains(strings.ToLower(out), strings.ToLower(want)) {
+					t.Errorf("no %q in\n%s", want, out)
+				}
+				return
+			}
+			e := decodeEcho(t, out[strings.Index(out, "{"):])
+			if got := e.values("X-Forwarded-User"); len(got) != 1 || got[0] != tc.wantUser {
+				t.Errorf("backend X-Forwarded-User %q; want [%s]", got, tc.wantUser)
+			}
+			if got := e.get("Authorization"); got != "" {
+				t.Errorf("backend got Authorization %q; want none", got)
+			}
+		})
+	}
+}
+
+// TestBasicAuthBadHtpasswd: an MD5 line in users_file fails validation
+// with the file and line of that line.
+func TestBasicAuthBadHtpasswd(t *testing.T) {
+	t.Parallel()
+	g := newGateConfig(t)
+	writeFile(t, g.Dir, "md5.htpasswd", "# old\ndave:$apr1$abcdefgh$ijklmnopqrstuvwxyz0123\n")
+	cfg := writeFile(t, g.Dir, "tlsgate.yaml", g.render(t, header+`
+sites:
+  - hosts: [a.test]
+    tls: local
+    basic_auth: {users_file: md5.htpasswd}
+    routes:
+      - path: /
+        respond: {body: ok}
+`))
+	r := tlsgate(t, g.Dir, "validate", "-c", cfg)
+	if r.Code == 0 || !strings.Contains(r.Stderr+r.Stdout, "md5.htpasswd:2:") {
+		t.Fatalf("validate with an MD5 htpasswd line: %s; want an error naming md5.htpasswd:2", r)
+	}
+}
