@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -25,12 +26,14 @@ type proxyFlags struct {
 	httpPort  int
 	httpsPort int
 	logs      logFlags
+	// waitTimeout bounds the wait for the app started after "--".
+	waitTimeout time.Duration
 }
 
 func newProxyCmd(e *env) *cobra.Command {
 	var pf proxyFlags
 	cmd := &cobra.Command{
-		Use:   "proxy --to URL [--from HOST[:PORT]]... [--tls MODE]",
+		Use:   "proxy --to URL [--from HOST[:PORT]]... [--tls MODE] [-- CMD [ARGS...]]",
 		Short: "Put HTTPS in front of one app, no config file needed",
 		Long: `Quick mode: serve https://HOST:PORT/ and forward every request to the app at
 --to, with the X-Forwarded-* and Forwarded headers apps need. Local names
@@ -39,8 +42,20 @@ which is created on first use; the command prints its path and a curl line that
 trusts it.
 
 Without root the ports are 8443 (HTTPS) and 8080 (HTTP, redirects to HTTPS);
-as root 443 and 80. --http-port 0 turns plain HTTP off.`,
-		Example: `  # FastAPI on Uvicorn (start it with --proxy-headers):
+as root 443 and 80. --http-port 0 turns plain HTTP off.
+
+With -- CMD [ARGS...], tlsgate also starts your app: CMD runs as a child in
+its own process group, with PORT set to --to's port, and its output goes
+unchanged to tlsgate's stdout and stderr. tlsgate serves once --to accepts
+connections (up to --wait-timeout). Ctrl+C or SIGTERM drains tlsgate, then
+goes to the app; tlsgate exits 0 when the app ends by that signal or with 0.
+When the app exits on its own, tlsgate drains and exits with its status.
+Nothing the app started is left running.`,
+		Example: `  # Start the app and put HTTPS in front of it, in one command:
+  tlsgate proxy --to http://127.0.0.1:8000 -- uvicorn main:app --port 8000
+  tlsgate proxy --to http://127.0.0.1:5000 -- flask --app app run
+
+  # FastAPI on Uvicorn (start it with --proxy-headers):
   uvicorn main:app --port 8000 --proxy-headers &
   tlsgate proxy --to http://127.0.0.1:8000
 
@@ -49,7 +64,12 @@ as root 443 and 80. --http-port 0 turns plain HTTP off.`,
 
   # Two names, other ports, a unix-socket upstream:
   tlsgate proxy --to unix:/run/app.sock --from localhost --from app.test --https-port 9443`,
-		Args: cobra.NoArgs,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 && cmd.ArgsLenAtDash() != 0 {
+				return usage(fmt.Errorf("unexpected argument %q; put the command that starts your app after --, e.g. tlsgate proxy --to http://127.0.0.1:8000 -- uvicorn main:app --port 8000", args[0]))
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := pf.config()
 			if err != nil {
@@ -62,11 +82,15 @@ as root 443 and 80. --http-port 0 turns plain HTTP off.`,
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), server.Options{
+			opts := server.Options{
 				Load:    func() (*config.Config, error) { return cfg, nil },
 				Version: version(),
 				Logger:  logger,
-			}, func(s *server.Server) { pf.printReady(e, cfg, s) })
+			}
+			if len(args) > 0 {
+				return pf.serveWithApp(cmd.Context(), e, cfg, opts, args)
+			}
+			return serve(cmd.Context(), opts, func(s *server.Server) { pf.printReady(e, cfg, s) })
 		},
 	}
 	root := os.Geteuid() == 0
@@ -81,6 +105,7 @@ as root 443 and 80. --http-port 0 turns plain HTTP off.`,
 	fs.StringArrayVar(&pf.cors, "cors-origin", nil, "allow browser calls from this origin, e.g. http://localhost:5173 (repeatable; \"*\" for any, without credentials)")
 	fs.IntVar(&pf.httpsPort, "https-port", defHTTPS, "HTTPS port")
 	fs.IntVar(&pf.httpPort, "http-port", defHTTP, "plain HTTP port that redirects to HTTPS; 0 turns it off")
+	fs.DurationVar(&pf.waitTimeout, "wait-timeout", defaultWaitTimeout, "with -- CMD: how long to wait for the app to accept connections on --to")
 	pf.dataDir.register(fs)
 	pf.logs.register(fs)
 	_ = cmd.MarkFlagRequired("to")

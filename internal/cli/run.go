@@ -102,6 +102,12 @@ SIGINT/SIGTERM stop accepting connections, let requests in flight finish
 func serve(ctx context.Context, opts server.Options, ready func(*server.Server)) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	return serveUntil(ctx, opts, ready)
+}
+
+// serveUntil starts a server and runs it until ctx ends, then drains it;
+// SIGHUP reloads. ready, when set, is called once the listeners are bound.
+func serveUntil(ctx context.Context, opts server.Options, ready func(*server.Server)) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

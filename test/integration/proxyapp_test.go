@@ -1,0 +1,175 @@
+package integration
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tlsgate/tlsgate/test/testenv"
+)
+
+// appProxy is one `tlsgate proxy --to http://127.0.0.1:P -- CMD...`.
+type appProxy struct {
+	*testenv.Proc
+	appPort, httpsPort int
+	dataDir, dir       string
+}
+
+// startAppProxy runs tlsgate proxy with the app command after "--", in
+// testdata so the command can name the test apps.
+func startAppProxy(t *testing.T, extra []string, app ...string) *appProxy {
+	t.Helper()
+	testdata, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	p := &appProxy{appPort: testenv.FreePort(t), httpsPort: testenv.FreePort(t), dataDir: filepath.Join(dir, "data"), dir: dir}
+	args := []string{"proxy", "--to", fmt.Sprintf("http://127.0.0.1:%d", p.appPort),
+		"--https-port", strconv.Itoa(p.httpsPort), "--http-port", "0", "--data-dir", p.dataDir}
+	args = append(append(append(args, extra...), "--"), app...)
+	p.Proc = startProc(t, testdata, args...)
+	return p
+}
+
+var appPIDLine = regexp.MustCompile(`as PID (\d+);`)
+
+// appPID is the child's PID, from the line tlsgate prints when it starts it.
+func (p *appProxy) appPID(t *testing.T) int {
+	t.Helper()
+	var pid int
+	eventually(t, 10*time.Second, "tlsgate names the app's PID", func() error {
+		m := appPIDLine.FindStringSubmatch(p.Stderr.String())
+		if m == nil {
+			return fmt.Errorf("no PID line in stderr:\n%s", p.Stderr)
+		}
+		pid, _ = strconv.Atoi(m[1])
+		return nil
+	})
+	return pid
+}
+
+// waitServing waits until tlsgate prints that it serves.
+func (p *appProxy) waitServing(t *testing.T) {
+	t.Helper()
+	eventually(t, 20*time.Second, "tlsgate proxy serves", func() error {
+		if p.Exited() {
+			t.Fatalf("tlsgate proxy exited: %v\nstdout:\n%s\nstderr:\n%s", p.Err(), p.Stdout, p.Stderr)
+		}
+		if !strings.Contains(p.Stdout.String(), "Serving https://") {
+			return errors.New("no Serving line yet")
+		}
+		return nil
+	})
+}
+
+// requireGone fails the test unless pid has disappeared (no orphan).
+func requireGone(t *testing.T, pid int) {
+	t.Helper()
+	eventually(t, 5*time.Second, fmt.Sprintf("app PID %d is gone", pid), func() error {
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			return fmt.Errorf("kill -0 %d: %v", pid, err)
+		}
+		return nil
+	})
+}
+
+// TestProxyAppFlask: `proxy -- flask run` starts Flask with PORT, serves it
+// over HTTPS, and SIGTERM stops both with exit 0.
+func TestProxyAppFlask(t *testing.T) {
+	t.Parallel()
+	requirePython(t)
+	p := startAppProxy(t, nil, "/bin/sh", "-c",
+		`exec /usr/bin/python3 -m flask --app flask_app run --host 127.0.0.1 --port "$PORT"`)
+	pid := p.appPID(t)
+	p.waitServing(t)
+
+	pool := poolFromFile(t, filepath.Join(p.dataDir, "ca", "root.crt"))
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := client.Get(fmt.Sprintf("https://localhost:%d/hello", p.httpsPort))
+	if err != nil {
+		t.Fatalf("GET through tlsgate: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"scheme":"https"`) {
+		t.Errorf("Flask answered %d %s; want 200 and scheme https", resp.StatusCode, body)
+	}
+
+	p.Signal(t, syscall.SIGTERM)
+	if code := p.WaitExit(t, 20*time.Second); code != 0 {
+		t.Errorf("tlsgate exited %d after SIGTERM, want 0\nstderr:\n%s", code, p.Stderr)
+	}
+	requireGone(t, pid)
+}
+
+// TestProxyAppExitStatus: the app's own exit status becomes tlsgate's,
+// whether it exits while served or before it ever listens.
+func TestProxyAppExitStatus(t *testing.T) {
+	t.Parallel()
+	t.Run("while served", func(t *testing.T) {
+		t.Parallel()
+		requirePython(t)
+		stop := filepath.Join(t.TempDir(), "stop")
+		// Listens on PORT, then exits 3 once the test creates the stop file.
+		script := fmt.Sprintf(`import os, socket, sys, time
+s = socket.create_server(("127.0.0.1", int(os.environ["PORT"])))
+while not os.path.exists(%q):
+    time.sleep(0.05)
+sys.exit(3)`, stop)
+		p := startAppProxy(t, nil, "/usr/bin/python3", "-c", script)
+		pid := p.appPID(t)
+		p.waitServing(t)
+		if err := os.WriteFile(stop, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if code := p.WaitExit(t, 20*time.Second); code != 3 {
+			t.Errorf("tlsgate exited %d, want the app's 3\nstderr:\n%s", code, p.Stderr)
+		}
+		if !strings.Contains(p.Stderr.String(), "exited with status 3") {
+			t.Errorf("stderr does not say the app exited with 3:\n%s", p.Stderr)
+		}
+		requireGone(t, pid)
+	})
+	t.Run("before listening", func(t *testing.T) {
+		t.Parallel()
+		p := startAppProxy(t, nil, "/bin/sh", "-c", "echo starting; exit 3")
+		if code := p.WaitExit(t, 20*time.Second); code != 3 {
+			t.Errorf("tlsgate exited %d, want the app's 3\nstderr:\n%s", code, p.Stderr)
+		}
+		if !strings.Contains(p.Stderr.String(), "exited with status 3 before it accepted connections") {
+			t.Errorf("stderr does not explain the early exit:\n%s", p.Stderr)
+		}
+		if !strings.Contains(p.Stdout.String(), "starting") {
+			t.Errorf("the app's output was not passed through; stdout:\n%s", p.Stdout)
+		}
+	})
+}
+
+// TestProxyAppNeverListens: an app that never listens is reported after
+// --wait-timeout, and killed.
+func TestProxyAppNeverListens(t *testing.T) {
+	t.Parallel()
+	p := startAppProxy(t, []string{"--wait-timeout", "1s"}, "/bin/sh", "-c", "exec sleep 60")
+	pid := p.appPID(t)
+	if code := p.WaitExit(t, 20*time.Second); code != 1 {
+		t.Errorf("tlsgate exited %d, want 1\nstderr:\n%s", code, p.Stderr)
+	}
+	want := fmt.Sprintf("did not accept connections on 127.0.0.1:%d within 1s", p.appPort)
+	for _, s := range []string{want, fmt.Sprintf("PORT=%d", p.appPort), "--wait-timeout"} {
+		if !strings.Contains(p.Stderr.String(), s) {
+			t.Errorf("stderr does not say %q:\n%s", s, p.Stderr)
+		}
+	}
+	requireGone(t, pid)
+}
