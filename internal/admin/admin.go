@@ -29,10 +29,12 @@ type Backend interface {
 	Renew(ctx context.Context, name string, force bool) (certs.CertInfo, error)
 }
 
-// Handler returns the admin API for b, with version reported in /metrics.
-func Handler(b Backend, version string) http.Handler {
+// Handler returns the admin API for b, with version reported in /metrics
+// beside the instance's own collectors (request metrics).
+func Handler(b Backend, version string, collectors ...prometheus.Collector) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(&certCollector{list: b.Certificates})
+	reg.MustRegister(collectors...)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name:        "tlsgate_build_info",
 		Help:        "Always 1; the version label says which tlsgate runs.",

@@ -111,6 +111,13 @@ func serveUntil(ctx context.Context, opts server.Options, ready func(*server.Ser
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	// SIGUSR1 reopens the access log (logrotate's convention); registered
+	// before the server exists so an early signal does not kill it.
+	usr1 := make(chan os.Signal, 1)
+	if len(reopenSignals) > 0 {
+		signal.Notify(usr1, reopenSignals...)
+		defer signal.Stop(usr1)
+	}
 	reload := make(chan struct{})
 	go func() {
 		for {
@@ -138,6 +145,16 @@ func serveUntil(ctx context.Context, opts server.Options, ready func(*server.Ser
 	if ready != nil {
 		ready(srv)
 	}
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-usr1:
+				srv.ReopenLogs()
+			}
+		}
+	}()
 	if err := srv.Run(ctx, reload); err != nil {
 		return fmt.Errorf("server: %w", err)
 	}

@@ -40,6 +40,8 @@ const (
 	defaultForwardTimeout    = 5 * time.Second
 	defaultRatePer           = time.Second
 	defaultRateKey           = RateKeyClientIP
+	defaultAccessLogOutput   = "stdout"
+	defaultAccessLogFormat   = AccessLogJSON
 )
 
 // defaultChallenges are the ACME challenges tried when none are configured:
@@ -166,6 +168,10 @@ func (c *Config) WithDefaultsFrom(env DefaultsEnv) *Config {
 	if e := d.Storage.Etcd; e != nil {
 		setString(&e.Prefix, defaultEtcdPrefix)
 		setDuration(&e.DialTimeout, defaultEtcdDialTimeout)
+	}
+	if a := d.AccessLog; a != nil {
+		setString(&a.Output, defaultAccessLogOutput)
+		setString(&a.Format, defaultAccessLogFormat)
 	}
 	for i := range d.Sites {
 		siteDefaults(&d.Sites[i])

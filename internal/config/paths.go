@@ -50,6 +50,9 @@ func (c *Config) resolvePaths() error {
 	all(c.ACME.TrustedRoots)
 	command(c.ACME.DNS)
 	abs(&c.Storage.EncryptionKeyFile)
+	if a := c.AccessLog; a != nil && a.Output != "stdout" && a.Output != "stderr" {
+		abs(&a.Output)
+	}
 	if e := c.Storage.Etcd; e != nil {
 		abs(&e.CertFile)
 		abs(&e.KeyFile)

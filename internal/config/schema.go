@@ -46,6 +46,9 @@ type Config struct {
 	ACME    ACME    `yaml:"acme"`
 	Storage Storage `yaml:"storage"`
 
+	// AccessLog writes one line per request; nil means off.
+	AccessLog *AccessLog `yaml:"access_log"`
+
 	Sites []Site `yaml:"sites"`
 
 	// File is the path the config was loaded from ("" when built in code).
@@ -168,6 +171,8 @@ type Site struct {
 	CORS            *CORS            `yaml:"cors"`
 	Headers         *Headers         `yaml:"headers"`
 	SecurityHeaders *SecurityHeaders `yaml:"security_headers"`
+	// AccessLog false turns the access log off for this site.
+	AccessLog *bool `yaml:"access_log"`
 
 	// Access control; a route's own value replaces the site's (see
 	// docs/ACCESS.md for the order they run in).
@@ -276,6 +281,9 @@ type Route struct {
 	AllowIPs    []string     `yaml:"allow_ips"`
 	DenyIPs     []string     `yaml:"deny_ips"`
 	RateLimit   *RateLimit   `yaml:"rate_limit"`
+
+	// AccessLog false turns the access log off for this route.
+	AccessLog *bool `yaml:"access_log"`
 }
 
 // BasicAuth asks for a user name and password (RFC 7617). Users maps names
@@ -310,6 +318,26 @@ type RateLimit struct {
 const (
 	RateKeyClientIP     = "client_ip"
 	RateKeyHeaderPrefix = "header:"
+)
+
+// AccessLog is the request log. Output is stdout, stderr or a file path
+// (absolute after Load's path handling, reopened on SIGUSR1); Format is
+// json, common or combined. A file rotates at MaxSize (0 = never), keeping
+// MaxBackups old files. RedactQuery names query parameters whose values
+// are replaced by "REDACTED".
+type AccessLog struct {
+	Output      string   `yaml:"output"`
+	Format      string   `yaml:"format"`
+	MaxSize     ByteSize `yaml:"max_size"`
+	MaxBackups  int      `yaml:"max_backups"`
+	RedactQuery []string `yaml:"redact_query"`
+}
+
+// Access log formats (AccessLog.Format).
+const (
+	AccessLogJSON     = "json"
+	AccessLogCommon   = "common"
+	AccessLogCombined = "combined"
 )
 
 // Static is a file server root. In YAML it is either a directory string or a

@@ -68,6 +68,21 @@ func (v *validator) top() {
 		v.errf("listen.https", "%q is also listen.http; give HTTP and HTTPS different ports", https)
 	}
 	v.admin(*c.Admin)
+	if a := c.AccessLog; a != nil {
+		switch a.Format {
+		case AccessLogJSON, AccessLogCommon, AccessLogCombined:
+		default:
+			v.errf("access_log.format", "%q is not a format; use json, common or combined", a.Format)
+		}
+		if a.MaxSize < 0 || a.MaxBackups < 0 {
+			v.errf("access_log", "max_size and max_backups must not be negative")
+		}
+		for i, q := range a.RedactQuery {
+			if q == "" {
+				v.errf(fmt.Sprintf("access_log.redact_query[%d]", i), "empty parameter name; write e.g. token")
+			}
+		}
+	}
 	for i, p := range c.TrustedProxies {
 		if _, err := netip.ParsePrefix(p); err == nil {
 			continue

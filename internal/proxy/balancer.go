@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/tlsgate/tlsgate/internal/accesslog"
 )
 
 // Load-balancing policies, as written in the config's "lb" key.
@@ -168,8 +170,11 @@ func (b *balancer) start() int {
 	}
 }
 
-// try sends req to up once.
+// try sends req to up once, and tells the access log which upstream it
+// was and how long its response headers took.
 func (b *balancer) try(req *http.Request, up *upstream, path, rawPath string) (*http.Response, error) {
+	start := time.Now()
+	defer func() { accesslog.SetUpstream(req.Context(), up.raw, time.Since(start)) }()
 	req.URL.Scheme = up.scheme
 	req.URL.Host = up.host
 	if up.base != "" {

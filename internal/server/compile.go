@@ -36,7 +36,11 @@ func (s *Server) compile(ctx context.Context, cfg *config.Config) (*Runtime, err
 		return nil, withSitePositions(cfg, err)
 	}
 
-	rt := &Runtime{cfg: cfg, byIP: make(map[netip.Addr]*site)}
+	mw, err := s.accessMiddleware(cfg, trusted)
+	if err != nil {
+		return nil, err
+	}
+	rt := &Runtime{cfg: cfg, byIP: make(map[netip.Addr]*site), log: mw}
 	byHost := make(map[string]*site)
 	for i, sc := range cfg.Sites {
 		handler, err := s.compileRoutes(cfg, i, trusted)
@@ -48,7 +52,7 @@ func (s *Server) compile(ctx context.Context, cfg *config.Config) (*Runtime, err
 			at := fmt.Sprintf("sites[%d].client_auth", i)
 			return nil, fmt.Errorf("%s: %s: %w", cfg.Position(at), at, err)
 		}
-		st := &site{hosts: sc.Hosts, handler: handler, source: sources[i], auth: ca, defaultName: firstPlainHost(sc.Hosts)}
+		st := &site{hosts: sc.Hosts, handler: handler, source: sources[i], auth: ca, defaultName: firstPlainHost(sc.Hosts), noLog: isFalse(sc.AccessLog)}
 		st.tls = s.siteTLSConfig(st, ca)
 		st.tls.SetSessionTicketKeys(s.tickets.forSite(sc.Hosts))
 		rt.sites = append(rt.sites, st)
@@ -157,6 +161,7 @@ func (s *Server) compileRoutes(cfg *config.Config, i int, trusted []netip.Prefix
 			return nil, err
 		}
 		// --- end access control
+		h = routeLog(h, rc.Path, isFalse(rc.AccessLog))
 		routes = append(routes, route.Route{Prefix: rc.Path, Handler: h})
 	}
 	// HSTS outside CORS, so preflight answers carry it too; header edits

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 
+	"github.com/tlsgate/tlsgate/internal/accesslog"
 	"github.com/tlsgate/tlsgate/internal/certs"
 	"github.com/tlsgate/tlsgate/internal/config"
 	"github.com/tlsgate/tlsgate/internal/proxy"
@@ -29,6 +30,8 @@ type Runtime struct {
 	noCert *tls.Config
 	// redirect is the plain-HTTP handler.
 	redirect http.Handler
+	// log writes access log lines and request metrics.
+	log *accesslog.Middleware
 }
 
 // site is one compiled site.
@@ -39,8 +42,10 @@ type site struct {
 	source  certs.Source
 	// auth is the site's client_auth policy; nil when it has none.
 	auth *clientAuth
-	// defaultName is the name whose certificate clients without SNI get.
+	// defaultName is the name whose certificate clients without SNI get;
+	// it is also the site's name in logs and metrics.
 	defaultName string
+	noLog       bool // access_log: false
 }
 
 // siteForHello picks the site whose certificate answers a ClientHello.
@@ -93,6 +98,11 @@ func (s *site) certificateName(hello *tls.ClientHelloInfo) string {
 // leave them a way in. 421 makes the client open a new connection, whose
 // handshake applies the current policy.
 func (rt *Runtime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt.log.Serve(w, r, http.HandlerFunc(rt.serveSite))
+}
+
+// serveSite is ServeHTTP inside the access log.
+func (rt *Runtime) serveSite(w http.ResponseWriter, r *http.Request) {
 	conn := rt.connSite(r)
 	s, ok := rt.hosts.Match(r.Host)
 	switch {
@@ -109,6 +119,7 @@ func (rt *Runtime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	proxy.DropLookalikes(r.Header)
+	accesslog.SetSite(r, s.defaultName, s.noLog)
 	if s.auth != nil && r.TLS != nil && !s.auth.allows(r.TLS) {
 		misdirected(w, "this site's client certificate policy changed; open a new connection")
 		return

@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tlsgate/tlsgate/internal/accesslog"
 	"github.com/tlsgate/tlsgate/internal/admin"
 	"github.com/tlsgate/tlsgate/internal/certs"
 	"github.com/tlsgate/tlsgate/internal/config"
@@ -57,6 +58,9 @@ type Server struct {
 	transport *proxy.Transport
 	tickets   *ticketKeys
 	started   time.Time
+	// alog is the access log writer (nil when off) and request metrics;
+	// its output is read at start, like limits.
+	alog *accesslog.Sink
 
 	// rt is the compiled config in service. Only reload replaces it,
 	// holding reloadMu; requests and handshakes load it once and keep it.
@@ -123,6 +127,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		started:   opts.Now(),
 		bound:     make(map[string]*boundListener),
 		serveErr:  make(chan error, 3),
+		alog:      newAccessSink(cfg),
 	}
 	// Bind before compiling: ACME challenges for new names may start at
 	// once, and CertMagic answers them only through listeners that exist.
@@ -140,6 +145,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		}
 		mgr.Stop()
 		storeCloser.Close()
+		s.closeAccessLog()
 		return nil, &ConfigError{Err: err}
 	}
 	s.rt.Store(rt)
@@ -177,7 +183,7 @@ func (s *Server) newHTTPServers(cfg *config.Config) {
 		ErrorLog:          errorLog,
 	}
 	s.admin = &http.Server{
-		Handler:           admin.Handler(s, s.opts.Version),
+		Handler:           admin.Handler(s, s.opts.Version, s.alog.Metrics.Collectors()...),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          errorLog,
 	}
@@ -251,6 +257,7 @@ func (s *Server) shutdown() error {
 	s.transport.CloseIdleConnections()
 	s.certs.Stop()
 	s.store.Close()
+	s.closeAccessLog()
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("requests still in flight after %s were cut off: %w", timeout, err)
 	}
@@ -286,6 +293,9 @@ func (s *Server) reload(ctx context.Context) error {
 	}
 	if cfg.Limits != old.cfg.Limits || cfg.RenewInterval != old.cfg.RenewInterval {
 		s.logger.Warn("limits and renew_interval are read at start; the new values take effect after a restart")
+	}
+	if accessOutput(cfg) != accessOutput(old.cfg) {
+		s.logger.Warn("access_log output, max_size and max_backups are read at start; the new values take effect after a restart")
 	}
 	// Open new addresses before anything changes, so a failed bind leaves
 	// everything as it was.

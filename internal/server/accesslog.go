@@ -1,0 +1,75 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/tlsgate/tlsgate/internal/accesslog"
+	"github.com/tlsgate/tlsgate/internal/config"
+)
+
+// newAccessSink opens the access log output of cfg (none when access_log
+// is absent) and makes the request metrics.
+func newAccessSink(cfg *config.Config) *accesslog.Sink {
+	sink := &accesslog.Sink{Metrics: accesslog.NewMetrics()}
+	if o := accessOutput(cfg); o.Path != "" {
+		sink.W = accesslog.NewWriter(o, sink.Metrics.Dropped)
+	}
+	return sink
+}
+
+// accessOutput is what of access_log is read at start only; its Path is
+// "" when the log is off (defaults make it stdout otherwise).
+func accessOutput(cfg *config.Config) accesslog.Output {
+	a := cfg.AccessLog
+	if a == nil {
+		return accesslog.Output{}
+	}
+	return accesslog.Output{Path: a.Output, MaxSize: int64(a.MaxSize), MaxBackups: a.MaxBackups}
+}
+
+// accessMiddleware is cfg's view of the access log sink.
+func (s *Server) accessMiddleware(cfg *config.Config, trusted []netip.Prefix) (*accesslog.Middleware, error) {
+	m := &accesslog.Middleware{Sink: s.alog, Trusted: trusted}
+	format := config.AccessLogJSON
+	if a := cfg.AccessLog; a != nil {
+		format, m.Redact = a.Format, a.RedactQuery
+	}
+	f, err := accesslog.NewFormatter(format)
+	if err != nil {
+		return nil, err
+	}
+	m.Format = f
+	return m, nil
+}
+
+// ReopenLogs makes a file access log start a new file at its path (after
+// logrotate moved the old one away); SIGUSR1 calls it.
+func (s *Server) ReopenLogs() {
+	if s.alog.W != nil {
+		s.alog.W.Reopen()
+	}
+}
+
+func (s *Server) closeAccessLog() {
+	if s.alog.W == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.alog.W.Close(ctx); err != nil {
+		s.logger.Warn("access log: lines still queued at exit were not written", "error", err)
+	}
+}
+
+// routeLog names the route in the request's access log record.
+func routeLog(h http.Handler, name string, off bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		accesslog.SetRoute(r.Context(), name, off)
+		h.ServeHTTP(w, r)
+	})
+}
+
+func isFalse(b *bool) bool { return b != nil && !*b }
