@@ -14,7 +14,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
-// loadFull loads testdata/full.yaml (the INTERFACE.md example) from a
+// loadFull loads testdata/full.yaml (the docs/INTERFACE.md example) from a
 // temporary directory holding the files it names.
 func loadFull(t *testing.T) *Config {
 	t.Helper()

@@ -12,7 +12,7 @@ import (
 	"github.com/tlsgate/tlsgate/internal/config"
 )
 
-// testCORS is the policy most cases use: the one from INTERFACE.md's
+// testCORS is the policy most cases use: the one from docs/INTERFACE.md's
 // example, plus a subdomain pattern and an exposed header.
 var testCORS = config.CORS{
 	AllowOrigins:     []string{"https://app.example.com", "http://localhost:5173", "https://*.apps.test"},

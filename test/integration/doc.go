@@ -1,6 +1,6 @@
 // Package integration runs the built tlsgate binary against real peers:
 // Go's crypto/tls and net/http, curl, openssl s_client, and Flask and
-// FastAPI apps as backends. The tests check the promises in INTERFACE.md
+// FastAPI apps as backends. The tests check the promises in docs/INTERFACE.md
 // from the outside, the way a user or a script sees them.
 //
 // Run with `go test ./test/integration/`. TestMain builds the binary once

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tlsgate/tlsgate/internal/testproc"
 )
 
 // Result is what a finished command printed and how it exited.
@@ -42,18 +44,5 @@ func Run(t testing.TB, timeout time.Duration, dir string, env []string, name str
 	if err != nil && !errors.As(err, &ee) {
 		t.Fatalf("%s: %v", name, err)
 	}
-	return Result{Code: exitCode(err), Stdout: out.String(), Stderr: errb.String()}
-}
-
-// exitCode is the exit status in a Wait error: 0 for nil, -1 when the
-// process did not exit normally (killed by a signal) or never ran.
-func exitCode(err error) int {
-	if err == nil {
-		return 0
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode()
-	}
-	return -1
+	return Result{Code: testproc.ExitCode(err), Stdout: out.String(), Stderr: errb.String()}
 }

@@ -2,22 +2,22 @@
 // binary, a child environment that cannot touch the real user's state, free
 // loopback ports, and running child processes with their output captured.
 //
-// It is imported only by tests (the _test.go files under test/ and the
-// test helper package internal/storage/storagetest); no program links it.
+// It is imported only by the _test.go files under test/; no program links
+// it. Child processes and ports come from internal/testproc, which test
+// helpers inside internal/ (storagetest) use directly.
 // Each test package keeps its own domain helpers (config templates,
 // sandboxes, peers); only the plumbing lives here.
 package testenv
 
 import (
-	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/tlsgate/tlsgate/internal/testproc"
 )
 
 // Main is the body of a TestMain: it makes a temporary directory for what
@@ -90,53 +90,21 @@ func IsolatedEnv(tmp string) []string {
 	)
 }
 
-// given is every port FreePort handed out in this process. The kernel may
-// offer a port again as soon as FreePort's listener closes, and one test
-// asking for two ports (HTTP and HTTPS) must not get the same one twice.
-var given struct {
-	mu    sync.Mutex
-	ports map[int]bool
-}
-
 // FreePort asks the kernel for a free 127.0.0.1 port that this process has
-// not handed out before. Another process may take it before we use it; the
-// window is small enough for tests.
+// not handed out before (internal/testproc owns the record).
 func FreePort(t testing.TB) int {
 	t.Helper()
-	given.mu.Lock()
-	defer given.mu.Unlock()
-	if given.ports == nil {
-		given.ports = map[int]bool{}
-	}
-	for {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("free port: %v", err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		if !given.ports[port] {
-			given.ports[port] = true
-			return port
-		}
-	}
+	return testproc.FreePort(t)
 }
 
 // SyncBuffer is a bytes.Buffer safe for a process writer and test readers.
-type SyncBuffer struct {
-	// mu guards buf.
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+type SyncBuffer = testproc.SyncBuffer
 
-func (b *SyncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
+// Proc is a long-running child process with its output captured.
+type Proc = testproc.Proc
 
-func (b *SyncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+// Start starts cmd with stdout and stderr captured; see testproc.Start.
+func Start(t testing.TB, cmd *exec.Cmd) *Proc {
+	t.Helper()
+	return testproc.Start(t, cmd)
 }

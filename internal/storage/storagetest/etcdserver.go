@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tlsgate/tlsgate/test/testenv"
+	"github.com/tlsgate/tlsgate/internal/testproc"
 )
 
 // EtcdServer is a real single-member etcd (Debian's etcd-server) on free
@@ -23,11 +23,11 @@ type EtcdServer struct {
 	bin  string
 	dir  string
 	peer string
-	proc *testenv.Proc // the current run
+	proc *testproc.Proc // the current run
 }
 
 // StartEtcd starts etcd and waits until it is healthy; the test's cleanup
-// stops it (and shows its log when the test failed, see testenv.Start).
+// stops it (and shows its log when the test failed, see testproc.Start).
 // Without the etcd binary the test fails with how to install it, or skips
 // under -short.
 func StartEtcd(t *testing.T) *EtcdServer {
@@ -44,8 +44,8 @@ func StartEtcd(t *testing.T) *EtcdServer {
 		t:        t,
 		bin:      bin,
 		dir:      t.TempDir(),
-		Endpoint: fmt.Sprintf("http://127.0.0.1:%d", testenv.FreePort(t)),
-		peer:     fmt.Sprintf("http://127.0.0.1:%d", testenv.FreePort(t)),
+		Endpoint: fmt.Sprintf("http://127.0.0.1:%d", testproc.FreePort(t)),
+		peer:     fmt.Sprintf("http://127.0.0.1:%d", testproc.FreePort(t)),
 	}
 	s.Start()
 	return s
@@ -63,7 +63,7 @@ func (s *EtcdServer) Start() {
 		"--initial-cluster", "test="+s.peer,
 		"--logger", "zap", "--log-outputs", "stderr",
 	)
-	s.proc = testenv.Start(t, cmd)
+	s.proc = testproc.Start(t, cmd)
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(20 * time.Second)
 	for {

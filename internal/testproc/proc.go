@@ -1,4 +1,4 @@
-package testenv
+package testproc
 
 import (
 	"os"
@@ -83,7 +83,7 @@ func (p *Proc) Stop(t testing.TB) int {
 			p.Kill()
 		}
 	}
-	return exitCode(p.err)
+	return ExitCode(p.err)
 }
 
 // Kill ends the process with SIGKILL, as a crash would, and waits for it.
@@ -106,7 +106,7 @@ func (p *Proc) WaitExit(t testing.TB, d time.Duration) int {
 	t.Helper()
 	select {
 	case <-p.done:
-		return exitCode(p.err)
+		return ExitCode(p.err)
 	case <-time.After(d):
 		t.Fatalf("%s still running after %v", p.Cmd.Path, d)
 		return -1
