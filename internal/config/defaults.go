@@ -42,6 +42,7 @@ const (
 	defaultRateKey           = RateKeyClientIP
 	defaultAccessLogOutput   = "stdout"
 	defaultAccessLogFormat   = AccessLogJSON
+	defaultStrictHost        = true
 )
 
 // defaultChallenges are the ACME challenges tried when none are configured:
@@ -189,6 +190,10 @@ func siteDefaults(s *Site) {
 		s.TLS.Mode = DefaultTLSMode(s.Hosts)
 	}
 	dnsDefaults(s.DNS)
+	if s.StrictHost == nil {
+		v := defaultStrictHost
+		s.StrictHost = &v
+	}
 	if s.ClientAuth != nil {
 		setString(&s.ClientAuth.Mode, defaultClientAuthMode)
 	}

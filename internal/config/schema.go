@@ -182,6 +182,12 @@ type Site struct {
 	DenyIPs     []string     `yaml:"deny_ips"`
 	RateLimit   *RateLimit   `yaml:"rate_limit"`
 
+	// StrictHost answers 421 to a request whose Host no site lists, sent on
+	// a connection whose SNI name picked this site. Nil means true (the
+	// default, set in defaults.go); false forwards such requests to this
+	// site, as nginx's default server does.
+	StrictHost *bool `yaml:"strict_host"`
+
 	Routes []Route `yaml:"routes"`
 }
 

@@ -52,7 +52,7 @@ func (s *Server) compile(ctx context.Context, cfg *config.Config) (*Runtime, err
 			at := fmt.Sprintf("sites[%d].client_auth", i)
 			return nil, fmt.Errorf("%s: %s: %w", cfg.Position(at), at, err)
 		}
-		st := &site{hosts: sc.Hosts, handler: handler, source: sources[i], auth: ca, defaultName: firstPlainHost(sc.Hosts), noLog: isFalse(sc.AccessLog)}
+		st := &site{hosts: sc.Hosts, handler: handler, source: sources[i], auth: ca, defaultName: firstPlainHost(sc.Hosts), noLog: isFalse(sc.AccessLog), strictHost: sc.StrictHost == nil || *sc.StrictHost}
 		st.tls = s.siteTLSConfig(st, ca)
 		st.tls.SetSessionTicketKeys(s.tickets.forSite(sc.Hosts))
 		rt.sites = append(rt.sites, st)

@@ -46,6 +46,9 @@ type site struct {
 	// it is also the site's name in logs and metrics.
 	defaultName string
 	noLog       bool // access_log: false
+	// strictHost: a Host no site lists, on a connection whose SNI picked
+	// this site, gets 421 (sites[].strict_host).
+	strictHost bool
 }
 
 // siteForHello picks the site whose certificate answers a ClientHello.
@@ -89,8 +92,10 @@ func (s *site) certificateName(hello *tls.ClientHelloInfo) string {
 // ServeHTTP routes an HTTPS request to its site by Host. A request whose Host
 // belongs to a different site than the one its TLS connection was made for
 // gets 421, so a certificate (and later, client authentication) chosen for one
-// site is never used to reach another. A Host no site serves goes to the
-// connection's site, as nginx's default server does.
+// site is never used to reach another. A Host no site serves gets 421 too when
+// the connection's SNI picked a strict_host site (the default, as Caddy
+// refuses); otherwise, and on connections without SNI (https://127.0.0.1/),
+// it goes to the connection's site, as nginx's default server does.
 //
 // The connection's site and client certificate are checked against the
 // Runtime in service, not the one of the handshake: connections outlive
@@ -111,6 +116,9 @@ func (rt *Runtime) serveSite(w http.ResponseWriter, r *http.Request) {
 		return
 	case !ok && conn == nil:
 		misdirected(w, "this server has no site for that name")
+		return
+	case !ok && conn.strictHost && r.TLS.ServerName != "":
+		misdirected(w, "no site here serves that host name")
 		return
 	case !ok:
 		s = conn

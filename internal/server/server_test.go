@@ -94,7 +94,10 @@ func get(t *testing.T, addr net.Addr, serverName, host string) (int, string) {
 }
 
 func TestHostAndSNI(t *testing.T) {
-	ts := startServer(t, twoSites)
+	ts := startServer(t, twoSites+`  - hosts: [c.test]
+    strict_host: false
+    routes: [{path: /, respond: {body: "site c"}}]
+`)
 	addr := ts.Addr("https")
 	tests := []struct {
 		name, sni, host string
@@ -105,8 +108,10 @@ func TestHostAndSNI(t *testing.T) {
 		{"other site", "b.test", "b.test", 200, "site b"},
 		// A connection made for a.test must not reach b.test's site.
 		{"host of another site", "a.test", "b.test", http.StatusMisdirectedRequest, ""},
-		// An unknown Host goes to the connection's site, like nginx's default server.
-		{"unknown host", "a.test", "c.test", 200, "site a"},
+		// strict_host (the default): an unknown Host is refused, as Caddy does.
+		{"unknown host", "a.test", "x.test", http.StatusMisdirectedRequest, ""},
+		// strict_host: false sends it to the connection's site, like nginx's default server.
+		{"unknown host, strict_host false", "c.test", "x.test", 200, "site c"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
