@@ -20,6 +20,7 @@ var (
 	byteSizeType = reflect.TypeFor[ByteSize]()
 	tlsType      = reflect.TypeFor[TLS]()
 	staticType   = reflect.TypeFor[Static]()
+	compressType = reflect.TypeFor[Compress]()
 	configType   = reflect.TypeFor[Config]()
 )
 
@@ -91,6 +92,14 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			v.FieldByName("Mode").SetString(TLSFile)
 		} else if s, ok := d.scalar(n, path, "acme, local, adhoc or a mapping {cert_file: F, key_file: F}"); ok {
 			v.FieldByName("Mode").SetString(s)
+		}
+		return
+	case compressType:
+		if n.Kind == yaml.MappingNode {
+			d.decodeStruct(n, v, path)
+			v.FieldByName("Enabled").SetBool(true)
+		} else {
+			d.decodeBool(n, v.FieldByName("Enabled"), path)
 		}
 		return
 	case staticType:

@@ -35,6 +35,7 @@ const (
 	defaultStaticIndex       = "index.html"
 	defaultRedirectStatus    = 308
 	defaultMaxBodyBytes      = 100 << 20
+	defaultCompressMinLength = 512
 	defaultBodyReadTimeout   = 60 * time.Second
 	defaultRealm             = "restricted"
 	defaultForwardTimeout    = 5 * time.Second
@@ -44,6 +45,32 @@ const (
 	defaultAccessLogFormat   = AccessLogJSON
 	defaultStrictHost        = true
 )
+
+// defaultCompressEncodings are offered in this order of preference: zstd
+// is fastest for its ratio, br next, gzip is understood everywhere.
+func defaultCompressEncodings() []string { return []string{"zstd", "br", "gzip"} }
+
+// defaultCompressTypes are the media types worth compressing; images,
+// video and archives are compressed already.
+func defaultCompressTypes() []string {
+	return []string{"text/*", "application/json", "application/javascript", "application/xml",
+		"application/wasm", "image/svg+xml", "application/manifest+json", "application/x-ndjson"}
+}
+
+func compressDefaults(c *Compress) {
+	if c == nil || !c.Enabled {
+		return
+	}
+	if len(c.Encodings) == 0 {
+		c.Encodings = defaultCompressEncodings()
+	}
+	if c.MinLength == 0 {
+		c.MinLength = defaultCompressMinLength
+	}
+	if len(c.Types) == 0 {
+		c.Types = defaultCompressTypes()
+	}
+}
 
 // defaultChallenges are the ACME challenges tried when none are configured:
 // both work without DNS credentials.
@@ -198,9 +225,11 @@ func siteDefaults(s *Site) {
 		setString(&s.ClientAuth.Mode, defaultClientAuthMode)
 	}
 	accessDefaults(s.BasicAuth, s.ForwardAuth, s.RateLimit)
+	compressDefaults(s.Compress)
 	for i := range s.Routes {
 		r := &s.Routes[i]
 		accessDefaults(r.BasicAuth, r.ForwardAuth, r.RateLimit)
+		compressDefaults(r.Compress)
 		setString(&r.Path, defaultRoutePath)
 		if len(r.To) > 0 {
 			setString(&r.LB, defaultLB)

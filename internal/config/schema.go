@@ -181,6 +181,9 @@ type Site struct {
 	AllowIPs    []string     `yaml:"allow_ips"`
 	DenyIPs     []string     `yaml:"deny_ips"`
 	RateLimit   *RateLimit   `yaml:"rate_limit"`
+	// Compress compresses answers for clients that accept it; a route's
+	// own compress replaces it.
+	Compress *Compress `yaml:"compress"`
 
 	// StrictHost answers 421 to a request whose Host no site lists, sent on
 	// a connection whose SNI name picked this site. Nil means true (the
@@ -274,6 +277,10 @@ type Route struct {
 	// Respond answers with a fixed status and body.
 	Respond *Respond `yaml:"respond"`
 
+	// Compress replaces the site's compress for this route
+	// (compress: false turns it off here).
+	Compress *Compress `yaml:"compress"`
+
 	// Redirect answers every request with a redirect built from a template.
 	Redirect *Redirect `yaml:"redirect"`
 
@@ -359,6 +366,17 @@ type Respond struct {
 	Status  int               `yaml:"status"`
 	Body    string            `yaml:"body"`
 	Headers map[string]string `yaml:"headers"`
+}
+
+// Compress is response compression. In YAML it is true/false or a mapping
+// {encodings, min_length, types} (which turns it on). Empty Encodings
+// mean zstd, br, gzip (in that order of preference); zero MinLength means
+// 512 bytes; empty Types mean text/*, JSON, JavaScript, XML and SVG.
+type Compress struct {
+	Enabled   bool     `yaml:"-"`
+	Encodings []string `yaml:"encodings"`
+	MinLength ByteSize `yaml:"min_length"`
+	Types     []string `yaml:"types"`
 }
 
 // Redirect is a redirect route: {to: "https://{host}/new/{path}", status: 301}.

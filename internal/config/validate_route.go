@@ -31,6 +31,7 @@ func (v *validator) routes(site string, routes []Route, hosts []string) {
 func (v *validator) route(path string, r *Route) {
 	v.cors(path+".cors", r.CORS)
 	v.access(path, r.BasicAuth, r.ForwardAuth, r.AllowIPs, r.DenyIPs, r.RateLimit)
+	v.compress(path+".compress", r.Compress)
 	actions := 0
 	for _, set := range []bool{len(r.To) > 0, r.Static != nil, r.Respond != nil, r.Redirect != nil} {
 		if set {
@@ -120,5 +121,24 @@ func (v *validator) redirect(path string, r *Redirect, hosts []string) {
 	}
 	if usesHost(parts) && !hostBound(hosts) {
 		v.errf(path+".to", "%q uses {host} on a catch-all site (hosts: [\"*\"]), so any client could pick the redirect's host; write the host literally", r.To)
+	}
+}
+
+// compress checks a compress block: known encodings, type patterns.
+func (v *validator) compress(path string, c *Compress) {
+	if c == nil {
+		return
+	}
+	for i, e := range c.Encodings {
+		switch e {
+		case "zstd", "br", "gzip":
+		default:
+			v.errf(fmt.Sprintf("%s.encodings[%d]", path, i), "encoding %q is unknown; use zstd, br or gzip", e)
+		}
+	}
+	for i, t := range c.Types {
+		if mt, sub, ok := strings.Cut(t, "/"); !ok || mt == "" || sub == "" || strings.ContainsAny(t, " ;") {
+			v.errf(fmt.Sprintf("%s.types[%d]", path, i), "%q is not a media type; write e.g. text/* or application/json", t)
+		}
 	}
 }

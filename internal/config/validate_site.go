@@ -21,6 +21,7 @@ func (v *validator) sites() {
 		v.clientAuth(path+".client_auth", s.ClientAuth)
 		v.hsts(path+".hsts", s.HSTS)
 		v.cors(path+".cors", s.CORS)
+		v.compress(path+".compress", s.Compress)
 		v.headers(path+".headers", s.Headers)
 		v.securityHeaders(path+".security_headers", s.SecurityHeaders)
 		v.access(path, s.BasicAuth, s.ForwardAuth, s.AllowIPs, s.DenyIPs, s.RateLimit)

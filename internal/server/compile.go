@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tlsgate/tlsgate/internal/certs"
+	"github.com/tlsgate/tlsgate/internal/compress"
 	"github.com/tlsgate/tlsgate/internal/config"
 	"github.com/tlsgate/tlsgate/internal/edge"
 	"github.com/tlsgate/tlsgate/internal/proxy"
@@ -154,6 +155,9 @@ func (s *Server) compileRoutes(cfg *config.Config, i int, trusted []netip.Prefix
 			maxBody = int64(*rc.MaxBodyBytes)
 		}
 		h = edge.BodyLimit(h, maxBody, time.Duration(cfg.Limits.BodyReadTimeout))
+		if c := cmp.Or(rc.Compress, sc.Compress); c != nil && c.Enabled {
+			h = compress.Handler(h, compress.Options{Encodings: c.Encodings, MinLength: int(c.MinLength), Types: c.Types})
+		}
 		// --- end traffic ---
 		// --- access control (access.go): IP lists → rate limit → auth,
 		// all outside CORS; auth lets preflights through to CORS uncredentialed.
