@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -75,7 +77,12 @@ func newRunCmd(e *env) *cobra.Command {
 SIGHUP (or 'tlsgate reload') reloads the config: a config that does not load,
 validate or compile is logged and the one in service keeps serving.
 SIGINT/SIGTERM stop accepting connections, let requests in flight finish
-(up to shutdown_timeout), and exit 0.`,
+(up to shutdown_timeout), and exit 0.
+
+Under systemd with Type=notify (NOTIFY_SOCKET set), tlsgate reports READY=1
+once its listeners are bound, RELOADING=1 and then READY=1 around every
+reload, and STOPPING=1 when shutdown starts. Without NOTIFY_SOCKET it sends
+nothing.`,
 		Example: `  tlsgate run -c tlsgate.yaml
   tlsgate run -c tlsgate.yaml --env-file .env --log-format json
   TLSGATE_CONFIG=/etc/tlsgate/tlsgate.yaml tlsgate run`,
@@ -134,6 +141,9 @@ func serveUntil(ctx context.Context, opts server.Options, ready func(*server.Ser
 		}
 	}()
 
+	if opts.Notify == nil {
+		opts.Notify = sdNotifier(opts.Logger)
+	}
 	srv, err := server.New(ctx, opts)
 	if err != nil {
 		var ce *server.ConfigError
@@ -142,6 +152,7 @@ func serveUntil(ctx context.Context, opts server.Options, ready func(*server.Ser
 		}
 		return err
 	}
+	opts.Notify("READY=1") // listeners are bound
 	if ready != nil {
 		ready(srv)
 	}
@@ -159,4 +170,15 @@ func serveUntil(ctx context.Context, opts server.Options, ready func(*server.Ser
 		return fmt.Errorf("server: %w", err)
 	}
 	return nil
+}
+
+// sdNotifier sends states to systemd over $NOTIFY_SOCKET (Type=notify);
+// without NOTIFY_SOCKET it does nothing. A failed write is logged, never
+// fatal: serving matters more than telling systemd.
+func sdNotifier(logger *slog.Logger) func(string) {
+	return func(state string) {
+		if _, err := daemon.SdNotify(false, state); err != nil && logger != nil {
+			logger.Warn("telling systemd the service state failed", "state", state, "error", err)
+		}
+	}
 }

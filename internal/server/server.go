@@ -47,6 +47,12 @@ type Options struct {
 
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// Notify, when set, receives service manager states as sd_notify
+	// writes them: "RELOADING=1" when a reload starts and "READY=1" when
+	// it ends (failed or not), "STOPPING=1" when shutdown starts. The
+	// first READY=1, once listeners are bound, is the caller's to send.
+	Notify func(state string)
 }
 
 // Server is one running instance. Its methods are safe for concurrent use.
@@ -236,7 +242,15 @@ loop:
 // renewal): like the end of Run, it drains and releases everything.
 func (s *Server) Close() error { return s.shutdown() }
 
+// notify tells the service manager (Options.Notify) about a state change.
+func (s *Server) notify(state string) {
+	if s.opts.Notify != nil {
+		s.opts.Notify(state)
+	}
+}
+
 func (s *Server) shutdown() error {
+	s.notify("STOPPING=1")
 	timeout := time.Duration(s.rt.Load().cfg.ShutdownTimeout)
 	s.logger.Info("shutting down: no new connections; waiting for requests in flight", "timeout", timeout.String())
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -269,6 +283,8 @@ func (s *Server) shutdown() error {
 // On any error the Runtime in service stays, and the error says why; it is
 // logged here, whether SIGHUP or the admin API asked.
 func (s *Server) Reload(ctx context.Context) error {
+	s.notify("RELOADING=1")
+	defer s.notify("READY=1")
 	err := s.reload(ctx)
 	if err != nil {
 		s.logger.Error("reload failed; the previous config keeps serving", "error", err)
