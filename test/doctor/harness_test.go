@@ -84,21 +84,17 @@ func (r result) wantText(t *testing.T, subs ...string) {
 // waitTCP waits until addr accepts connections.
 func waitTCP(t *testing.T, addr string, exited func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testenv.Eventually(t, 10*time.Second, addr+" accepts connections", func() error {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			c.Close()
-			return
+			return nil
 		}
 		if exited != nil && exited() {
 			t.Fatalf("server for %s exited before it listened", addr)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s does not accept connections: %v", addr, err)
-		}
-		time.Sleep(30 * time.Millisecond)
-	}
+		return err
+	})
 }
 
 // startProc starts a long-running command (testenv.Start) and returns

@@ -135,21 +135,18 @@ func pythonBackend(t *testing.T, args func(port int) []string) string {
 	// test may leave open, and nothing is left to check in the backend.
 	t.Cleanup(p.Kill)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testenv.Eventually(t, 20*time.Second, "python backend ready", func() error {
 		if p.Exited() {
 			t.Fatalf("python backend exited early:\n%s%s", p.Stderr, p.Stdout)
 		}
 		resp, err := http.Get(base + "/ready")
-		if err == nil {
-			resp.Body.Close()
-			return base
+		if err != nil {
+			return fmt.Errorf("%w\n%s%s", err, p.Stderr, p.Stdout)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("python backend not ready: %v\n%s%s", err, p.Stderr, p.Stdout)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		resp.Body.Close()
+		return nil
+	})
+	return base
 }
 
 // flaskBackend runs testdata/flask_app.py (Werkzeug + ProxyFix).

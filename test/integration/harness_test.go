@@ -151,22 +151,14 @@ func (inst *instance) writeConfig(t *testing.T, configYAML string) {
 
 func (inst *instance) waitReady(t *testing.T, configYAML string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
 	wait := func(what string, ok func() error) {
 		t.Helper()
-		var last error
-		for {
+		testenv.Eventually(t, 20*time.Second, "tlsgate not ready: "+what, func() error {
 			if inst.Exited() {
 				t.Fatalf("tlsgate exited while waiting for %s: %v\nstderr:\n%s", what, inst.Err(), inst.Stderr.String())
 			}
-			if last = ok(); last == nil {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("tlsgate not ready: %s: %v", what, last)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return ok()
+		})
 	}
 	wait("https listener", func() error { return tcpDial(inst.HTTPS) })
 	if inst.Admin != "" {
@@ -366,15 +358,5 @@ func writeFile(t *testing.T, dir, name, content string) string {
 // eventually retries f until it returns nil or d passes.
 func eventually(t *testing.T, d time.Duration, what string, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still failing after %v: %v", what, d, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testenv.Eventually(t, d, what, f)
 }

@@ -115,21 +115,18 @@ func (s *sandbox) serve(config, host string) int {
 	cmd.Dir, cmd.Env = s.Dir, s.env
 	p := testenv.Start(t, cmd)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testenv.Eventually(t, 20*time.Second, "tlsgate serving "+host+" on "+addr, func() error {
 		if p.Exited() {
 			t.Fatalf("tlsgate run exited:\n%s", p.Stderr.String())
 		}
 		c, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{ServerName: host, InsecureSkipVerify: true})
-		if err == nil {
-			c.Close()
-			return port
+		if err != nil {
+			return fmt.Errorf("%w\n%s", err, p.Stderr.String())
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("tlsgate not serving %s on %s: %v\n%s", host, addr, err, p.Stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		c.Close()
+		return nil
+	})
+	return port
 }
 
 // localSite is a config for one local-CA site answering "hello".

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tlsgate/tlsgate/internal/testproc"
 )
@@ -107,4 +108,11 @@ type Proc = testproc.Proc
 func Start(t testing.TB, cmd *exec.Cmd) *Proc {
 	t.Helper()
 	return testproc.Start(t, cmd)
+}
+
+// Eventually calls f until it returns nil, failing the test after d; see
+// testproc.Eventually.
+func Eventually(t testing.TB, d time.Duration, what string, f func() error) {
+	t.Helper()
+	testproc.Eventually(t, d, what, f)
 }
