@@ -2,7 +2,8 @@
 // lists, rate limits, basic auth and forward auth. Each mechanism is an
 // http.Handler middleware built from its own Options; the server chains
 // them per route in the order IP lists → rate limit → auth (see
-// docs/ACCESS.md). Nothing here reads config: the server translates it.
+// docs/ACCESS.md). The server translates config into Options; only
+// config's IP prefix parser is shared, so validation and serving agree.
 package access
 
 import (

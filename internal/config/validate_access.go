@@ -72,7 +72,10 @@ func (v *validator) ipList(path string, list []string) {
 // masked prefix; IPv4-mapped IPv6 addresses become IPv4.
 func ParseIPPrefix(s string) (netip.Prefix, error) {
 	if p, err := netip.ParsePrefix(s); err == nil {
-		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+		if a := p.Addr(); a.Is4In6() {
+			if p.Bits() < 96 {
+				return netip.Prefix{}, fmt.Errorf("%q: an IPv4-mapped prefix needs /96 or more", s)
+			}
 			return netip.PrefixFrom(a.Unmap(), p.Bits()-96).Masked(), nil
 		}
 		return p.Masked(), nil

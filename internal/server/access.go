@@ -6,6 +6,8 @@ import (
 	"maps"
 	"net/http"
 	"net/netip"
+	"strings"
+	"time"
 
 	"github.com/tlsgate/tlsgate/internal/access"
 	"github.com/tlsgate/tlsgate/internal/config"
@@ -48,6 +50,36 @@ func (s *Server) compileAccess(cfg *config.Config, i, j int, h http.Handler, tru
 			KeepAuthorization: b.KeepAuthorization,
 			PassPreflight:     preflight,
 		})
+	}
+	if r := cmp.Or(rc.RateLimit, sc.RateLimit); r != nil {
+		header, _ := strings.CutPrefix(r.Key, config.RateKeyHeaderPrefix)
+		h = access.RateLimit(h, access.RateLimitOptions{
+			Requests:       r.Requests,
+			Per:            time.Duration(r.Per),
+			Burst:          r.Burst,
+			Header:         header, // "" for client_ip
+			TrustedProxies: trusted,
+		})
+	}
+
+	allow, deny := sc.AllowIPs, sc.DenyIPs
+	allowAt, denyAt := at(false, "allow_ips"), at(false, "deny_ips")
+	if rc.AllowIPs != nil {
+		allow, allowAt = rc.AllowIPs, at(true, "allow_ips")
+	}
+	if rc.DenyIPs != nil {
+		deny, denyAt = rc.DenyIPs, at(true, "deny_ips")
+	}
+	if len(allow) > 0 || len(deny) > 0 {
+		a, err := access.ParseIPList(allow)
+		if err != nil {
+			return nil, fail(allowAt, err)
+		}
+		d, err := access.ParseIPList(deny)
+		if err != nil {
+			return nil, fail(denyAt, err)
+		}
+		h = access.IPFilter(h, access.IPFilterOptions{Allow: a, Deny: d, TrustedProxies: trusted})
 	}
 	return h, nil
 }

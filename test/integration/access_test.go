@@ -131,3 +131,98 @@ sites:
 		t.Fatalf("validate with an MD5 htpasswd line: %s; want an error naming md5.htpasswd:2", r)
 	}
 }
+
+// TestIPLists: deny before allow, per site and route, from 127.0.0.1,
+// 127.0.0.2 and ::1, and through a trusted proxy's X-Forwarded-For.
+func TestIPLists(t *testing.T) {
+	t.Parallel()
+	skipShort(t, "curl")
+	g := newGateConfig(t)
+	// Both loopbacks: IPv4 and IPv6 on one port.
+	port := portOf(t, g.HTTPS)
+	g.HTTPS = fmt.Sprintf(":%d", port)
+	inst := startWith(t, g, header+`
+trusted_proxies: [127.0.0.3]
+sites:
+  - hosts: [ips.test]
+    tls: local
+    allow_ips: [127.0.0.1, "::1"]
+    routes:
+      - path: /
+        respond: {body: "in"}
+      - path: /v4only/
+        respond: {body: "in"}
+        allow_ips: [127.0.0.0/8]
+        deny_ips: [127.0.0.1/32]
+      - path: /open/
+        respond: {body: "in"}
+        allow_ips: []
+`)
+	for _, tc := range []struct {
+		name, path, from, xff string
+		want                  int
+	}{
+		{"allowed v4", "/", "127.0.0.1", "", 200},
+		{"not allowed v4", "/", "127.0.0.2", "", 403},
+		{"allowed v6", "/", "::1", "", 200},
+		{"route deny first", "/v4only/", "127.0.0.1", "", 403},
+		{"route allow", "/v4only/", "127.0.0.2", "", 200},
+		{"route replaces site", "/v4only/", "::1", "", 403},
+		{"route opens", "/open/", "127.0.0.2", "", 200},
+		{"trusted proxy for allowed client", "/", "127.0.0.3", "127.0.0.1", 200},
+		{"trusted proxy for other client", "/", "127.0.0.3", "192.0.2.7", 403},
+		{"untrusted peer's XFF ignored", "/", "127.0.0.2", "127.0.0.1", 403},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			target := "127.0.0.1"
+			if tc.from == "::1" {
+				target = "[::1]"
+			}
+			args := []string{"--cacert", inst.RootPath(), "-o", "/dev/null", "-w", "%{http_code}",
+				"--interface", tc.from, "--resolve", fmt.Sprintf("ips.test:%d:%s", port, target)}
+			if tc.xff != "" {
+				args = append(args, "-H", "X-Forwarded-For: "+tc.xff)
+			}
+			r := runCmd(t, "", "curl", append(args, "-sS", fmt.Sprintf("https://ips.test:%d%s", port, tc.path))...)
+			if r.Code != 0 || r.Stdout != fmt.Sprint(tc.want) {
+				t.Fatalf("from %s: %s; want status %d", tc.from, r, tc.want)
+			}
+		})
+	}
+}
+
+// TestRateLimit: 30 requests at once with burst 20 give exactly 10 × 429,
+// each with Retry-After; a route's own limit replaces the site's.
+func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	skipShort(t, "curl")
+	inst := startTLSGate(t, header+`
+sites:
+  - hosts: [rl.test]
+    tls: local
+    rate_limit: {requests: 1, per: 1m, burst: 20}
+    routes:
+      - path: /
+        respond: {body: "ok"}
+      - path: /api/
+        respond: {body: "ok"}
+        rate_limit: {requests: 100, per: 1s, burst: 100, key: "header:X-API-Key"}
+`)
+	// One curl, 30 sequential requests over one connection.
+	args := []string{"--cacert", inst.RootPath(), "-sS", "-o", "/dev/null", "-D", "-", "-w", "status=%{http_code}\n",
+		"--resolve", fmt.Sprintf("rl.test:%d:127.0.0.1", inst.HTTPSPort)}
+	for range 30 {
+		args = append(args, inst.url("rl.test", "/"))
+	}
+	r := runCmd(t, "", "curl", args...)
+	if r.Code != 0 {
+		t.Fatal(r)
+	}
+	ok, limited, retry := strings.Count(r.Stdout, "status=200"), strings.Count(r.Stdout, "status=429"), strings.Count(strings.ToLower(r.Stdout), "retry-after: ")
+	if ok != 20 || limited != 10 || retry != 10 {
+		t.Fatalf("30 requests, burst 20: %d × 200, %d × 429, %d Retry-After; want 20, 10, 10\n%s", ok, limited, retry, r.Stdout)
+	}
+	if code, out := curlAnswer(t, inst, "rl.test", "/api/x", "-H", "X-API-Key: k1"); code != 200 {
+		t.Errorf("route with its own limit: %d\n%s", code, out)
+	}
+}
