@@ -10,6 +10,8 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/tlsgate/tlsgate/internal/accesslog"
 )
 
 // HeaderUser carries the authenticated user name to the upstream. The
@@ -18,8 +20,10 @@ const HeaderUser = "X-Forwarded-User"
 
 type userKey struct{}
 
-// WithUser returns r with name recorded as its authenticated user.
+// WithUser returns r with name recorded as its authenticated user (also
+// in the access log's record).
 func WithUser(r *http.Request, name string) *http.Request {
+	accesslog.SetUser(r.Context(), name)
 	return r.WithContext(context.WithValue(r.Context(), userKey{}, name))
 }
 

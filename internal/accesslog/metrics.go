@@ -8,6 +8,10 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	dropped  prometheus.Counter
+	// ConnsOpen are the open client connections by listener (https, http).
+	ConnsOpen *prometheus.GaugeVec
+	// Handshakes count finished TLS handshakes by site, version and result.
+	Handshakes *prometheus.CounterVec
 }
 
 // NewMetrics makes the collectors; register them with Collectors.
@@ -26,12 +30,20 @@ func NewMetrics() *Metrics {
 			Name: "tlsgate_access_log_dropped_total",
 			Help: "Access log lines dropped because the writer's queue was full.",
 		}),
+		ConnsOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tlsgate_connections_open",
+			Help: "Client connections open, by listener.",
+		}, []string{"listener"}),
+		Handshakes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tlsgate_tls_handshakes_total",
+			Help: "TLS handshakes by site (SNI's site, or unknown), protocol version and result (ok, failed), counted when the connection closes.",
+		}, []string{"site", "version", "result"}),
 	}
 }
 
 // Collectors are the metrics to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.requests, m.duration, m.dropped}
+	return []prometheus.Collector{m.requests, m.duration, m.dropped, m.ConnsOpen, m.Handshakes}
 }
 
 // Dropped counts one dropped log line.

@@ -134,7 +134,13 @@ func (m *Middleware) clientIP(r *http.Request, peer netip.Addr, trusted bool) st
 	return peer.String()
 }
 
+// TLSVersion names a TLS version as nginx's $ssl_protocol does ("" for none).
+func TLSVersion(v uint16) string { return tlsVersion(v) }
+
 func tlsVersion(v uint16) string {
+	if v == 0 {
+		return ""
+	}
 	switch v {
 	case tls.VersionTLS13:
 		return "TLSv1.3"

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
+	"net"
 	"net/http"
 	"net/netip"
 	"time"
@@ -70,6 +72,32 @@ func routeLog(h http.Handler, name string, off bool) http.Handler {
 		accesslog.SetRoute(r.Context(), name, off)
 		h.ServeHTTP(w, r)
 	})
+}
+
+// connState keeps tlsgate_connections_open and, when a TLS connection
+// ends, counts its handshake: net/http reports every connection as New
+// once and Closed or Hijacked once, including those whose handshake failed.
+func (s *Server) connState(listener string) func(net.Conn, http.ConnState) {
+	open := s.alog.Metrics.ConnsOpen.WithLabelValues(listener)
+	return func(c net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			open.Inc()
+		case http.StateClosed, http.StateHijacked:
+			open.Dec()
+			if tc, ok := c.(*tls.Conn); ok {
+				cs := tc.ConnectionState()
+				site, result := accesslog.UnknownSite, "failed"
+				if cs.HandshakeComplete {
+					result = "ok"
+				}
+				if st, ok := s.rt.Load().hosts.Match(cs.ServerName); ok && cs.ServerName != "" {
+					site = st.defaultName
+				}
+				s.alog.Metrics.Handshakes.WithLabelValues(site, accesslog.TLSVersion(cs.Version), result).Inc()
+			}
+		}
+	}
 }
 
 func isFalse(b *bool) bool { return b != nil && !*b }

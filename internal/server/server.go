@@ -177,7 +177,8 @@ func (s *Server) newHTTPServers(cfg *config.Config) {
 		IdleTimeout:       time.Duration(limits.IdleTimeout),
 		// TLS handshake errors (scanners, clients that reject our
 		// certificate) are routine: debug level.
-		ErrorLog: errorLog,
+		ErrorLog:  errorLog,
+		ConnState: s.connState("https"),
 	}
 	s.http = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -187,6 +188,7 @@ func (s *Server) newHTTPServers(cfg *config.Config) {
 		ReadHeaderTimeout: time.Duration(limits.ReadHeaderTimeout),
 		IdleTimeout:       time.Duration(limits.IdleTimeout),
 		ErrorLog:          errorLog,
+		ConnState:         s.connState("http"),
 	}
 	s.admin = &http.Server{
 		Handler:           admin.Handler(s, s.opts.Version, s.alog.Metrics.Collectors()...),

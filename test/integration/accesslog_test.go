@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 const accessLogConfig = header + `
@@ -37,6 +40,9 @@ sites:
         static: %[3]s
       - path: /dead/
         to: ["http://%[4]s"]
+      - path: /private
+        respond: {status: 200, body: "hi bob"}
+        basic_auth: {users: {bob: "%[5]s"}}
 `
 
 // readLines returns the lines of path (none when it does not exist).
@@ -81,11 +87,20 @@ func doReq(t *testing.T, c *http.Client, req *http.Request) (*http.Response, str
 	return resp, string(b)
 }
 
+func bobHash(t *testing.T) string {
+	t.Helper()
+	h, err := bcrypt.GenerateFromPassword([]byte("bobspassword"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(h)
+}
+
 func TestAccessLogJSON(t *testing.T) {
 	t.Parallel()
 	echo := echoBackend(t, "echo")
 	dead := deadAddr(t)
-	inst := startTLSGate(t, fmt.Sprintf(accessLogConfig, "json", echo, staticTree(t), dead))
+	inst := startTLSGate(t, fmt.Sprintf(accessLogConfig, "json", echo, staticTree(t), dead, bobHash(t)))
 	pool := inst.rootPool(t)
 	c := inst.client(t, pool, false)
 	logPath := filepath.Join(inst.Dir, "access.log")
@@ -113,8 +128,13 @@ func TestAccessLogJSON(t *testing.T) {
 		req, _ = http.NewRequest("GET", inst.url("a.test", p), nil)
 		doReq(t, c, req)
 	}
+	req, _ = http.NewRequest("GET", inst.url("a.test", "/private"), nil)
+	req.SetBasicAuth("bob", "bobspassword")
+	if resp, _ := doReq(t, c, req); resp.StatusCode != 200 {
+		t.Errorf("basic auth: %d", resp.StatusCode)
+	}
 
-	lines := waitLines(t, 5, logPath)
+	lines := waitLines(t, 6, logPath)
 	type line struct {
 		RequestID string  `json:"request_id"`
 		Site      string  `json:"site"`
@@ -129,6 +149,7 @@ func TestAccessLogJSON(t *testing.T) {
 		Duration  float64 `json:"duration_ms"`
 		TLS       string  `json:"tls_version"`
 		SNI       string  `json:"sni"`
+		User      string  `json:"user"`
 	}
 	var got []line
 	for _, l := range lines {
@@ -138,8 +159,8 @@ func TestAccessLogJSON(t *testing.T) {
 		}
 		got = append(got, v)
 	}
-	if len(got) != 5 {
-		t.Fatalf("want 5 lines (/quiet is not logged), got %d:\n%s", len(got), strings.Join(lines, "\n"))
+	if len(got) != 6 {
+		t.Fatalf("want 6 lines (/quiet is not logged), got %d:\n%s", len(got), strings.Join(lines, "\n"))
 	}
 	p := got[0]
 	if p.RequestID != proxiedID || p.Status != 200 || p.BytesIn != 5 || p.BytesOut != int64(len(body)) ||
@@ -163,9 +184,12 @@ func TestAccessLogJSON(t *testing.T) {
 	if got[4].Upstream != "http://"+dead {
 		t.Errorf("502 line upstream %q; want http://%s", got[4].Upstream, dead)
 	}
+	if got[5].User != "bob" || got[5].Route != "/private" {
+		t.Errorf("basic auth line: %s", lines[5])
+	}
 	all, _ := os.ReadFile(logPath)
 	out := string(all) + inst.Proc.Stdout.String() + inst.Proc.Stderr.String()
-	for _, secret := range []string{"s3cret", "authsecret", "cookiesecret"} {
+	for _, secret := range []string{"s3cret", "authsecret", "cookiesecret", "bobspassword", "Ym9iOmJvYnNwYXNzd29yZA"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("%q is in the logs", secret)
 		}
@@ -177,7 +201,7 @@ var combinedLine = regexp.MustCompile(`^\S+ - \S+ \[\d{2}/[A-Z][a-z]{2}/\d{4}:\d
 
 func TestAccessLogCombinedAndReopen(t *testing.T) {
 	t.Parallel()
-	inst := startTLSGate(t, fmt.Sprintf(accessLogConfig, "combined", echoBackend(t, "echo"), staticTree(t), deadAddr(t)))
+	inst := startTLSGate(t, fmt.Sprintf(accessLogConfig, "combined", echoBackend(t, "echo"), staticTree(t), deadAddr(t), bobHash(t)))
 	c := inst.client(t, inst.rootPool(t), true)
 	logPath := filepath.Join(inst.Dir, "access.log")
 	send := func(path string) {
@@ -233,8 +257,16 @@ func TestAccessLogCombinedAndReopen(t *testing.T) {
 
 func TestRequestMetrics(t *testing.T) {
 	t.Parallel()
-	inst := startTLSGate(t, fmt.Sprintf(accessLogConfig, "json", echoBackend(t, "echo"), staticTree(t), deadAddr(t)))
-	c := inst.client(t, inst.rootPool(t), true)
+	inst := startTLSGate(t, fmt.Sprintf(accessLogConfig, "json", echoBackend(t, "echo"), staticTree(t), deadAddr(t), bobHash(t)))
+	pool := inst.rootPool(t)
+	c := inst.client(t, pool, true)
+	// One handshake that completes and one for a name no site serves.
+	for _, name := range []string{"a.test", "nowhere.test"} {
+		conn, err := tls.Dial("tcp", inst.HTTPS, &tls.Config{ServerName: name, RootCAs: pool})
+		if err == nil {
+			conn.Close()
+		}
+	}
 	const n = 7
 	for range n {
 		req, _ := http.NewRequest("GET", inst.url("a.test", "/echo/"), nil)
@@ -246,14 +278,23 @@ func TestRequestMetrics(t *testing.T) {
 		req.Host = fmt.Sprintf("r%d-%d.example", i, time.Now().UnixNano())
 		doReq(t, c, req)
 	}
-	resp, err := http.Get("http://" + inst.Admin + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	var metrics string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, metrics = get(t, http.DefaultClient, "http://"+inst.Admin+"/metrics")
+		if strings.Contains(metrics, `tlsgate_tls_handshakes_total{result="ok",site="a.test",version="TLSv1.3"}`) &&
+			strings.Contains(metrics, `tlsgate_tls_handshakes_total{result="failed",site="unknown",version=""}`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no handshake counts in /metrics:\n%s", metrics)
+		}
 	}
-	defer resp.Body.Close()
+	if !strings.Contains(metrics, `tlsgate_connections_open{listener="https"} `) {
+		t.Errorf("no tlsgate_connections_open for https")
+	}
 	series := 0
 	var echoCount string
-	sc := bufio.NewScanner(resp.Body)
+	sc := bufio.NewScanner(strings.NewReader(metrics))
 	for sc.Scan() {
 		l := sc.Text()
 		if strings.HasPrefix(l, "tlsgate_http_requests_total{") {
