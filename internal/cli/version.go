@@ -8,8 +8,18 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version is the module version this binary was built from, or "dev".
+// stampedVersion is set at link time by scripts/package.sh
+// (-ldflags "-X github.com/tlsgate/tlsgate/internal/cli.stampedVersion=...")
+// to the `git describe` of the release; empty in plain `go build`s. It is
+// written only by the linker, never at run time.
+var stampedVersion string
+
+// version is the version stamped by the release build, else the module
+// version this binary was built from, else "dev".
 func version() string {
+	if stampedVersion != "" {
+		return stampedVersion
+	}
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		return bi.Main.Version
 	}

@@ -1,0 +1,52 @@
+// Package packaging tests the release artifacts of scripts/package.sh: every
+// target builds, the .deb installs and purges cleanly, and the wheel puts a
+// working tlsgate on PATH.
+package packaging
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/tlsgate/tlsgate/test/testenv"
+)
+
+// releaseTargets are the GOOS/GOARCH pairs scripts/package.sh ships.
+var releaseTargets = []struct{ goos, goarch string }{
+	{"linux", "amd64"},
+	{"linux", "arm64"},
+	{"darwin", "arm64"},
+	{"windows", "amd64"},
+}
+
+// repoRoot is the module root, two levels above this package.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// TestCrossBuild builds cmd/tlsgate for every release target the way
+// package.sh does (static, trimmed), so platform code that breaks one OS is
+// caught on this Linux machine.
+func TestCrossBuild(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cross-builds take a while; skipped with -short")
+	}
+	root := repoRoot(t)
+	for _, tg := range releaseTargets {
+		t.Run(tg.goos+"_"+tg.goarch, func(t *testing.T) {
+			env := append(os.Environ(), "CGO_ENABLED=0", "GOOS="+tg.goos, "GOARCH="+tg.goarch)
+			out := filepath.Join(t.TempDir(), "tlsgate")
+			r := testenv.Run(t, 10*time.Minute, root, env, "go", "build", "-trimpath", "-o", out, "./cmd/tlsgate")
+			if r.Code != 0 {
+				t.Fatalf("go build for %s/%s (host %s/%s): %s", tg.goos, tg.goarch, runtime.GOOS, runtime.GOARCH, r)
+			}
+		})
+	}
+}
