@@ -19,8 +19,8 @@ import (
 
 // Backend is what the admin API needs from a running instance.
 type Backend interface {
-	// Status describes the instance; it is encoded as JSON.
-	Status() any
+	// Status describes the instance for GET /status.
+	Status() Status
 	// Reload re-reads the config file and swaps it in, or returns why not.
 	Reload(ctx context.Context) error
 	// Certificates lists the certificates the instance serves or manages.

@@ -14,7 +14,7 @@ import (
 // test/integration.
 type stubBackend struct{ reloads int }
 
-func (b *stubBackend) Status() any                                            { return map[string]string{"ok": "yes"} }
+func (b *stubBackend) Status() Status                                         { return Status{Version: "yes"} }
 func (b *stubBackend) Reload(context.Context) error                           { b.reloads++; return nil }
 func (b *stubBackend) Certificates(context.Context) ([]certs.CertInfo, error) { return nil, nil }
 func (b *stubBackend) Renew(context.Context, string, bool) (certs.CertInfo, error) {

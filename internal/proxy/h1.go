@@ -67,6 +67,7 @@ type h1Pool struct {
 	std    *http.Transport
 	lean   bool
 
+	// mu guards idle and sweep.
 	mu    sync.Mutex
 	idle  map[string][]*h1Conn // by URL host; the most recently used last
 	sweep *time.Timer          // closes connections idle too long; nil = not armed

@@ -6,24 +6,38 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tlsgate/tlsgate/internal/admin"
 	"github.com/tlsgate/tlsgate/internal/config"
 	"github.com/tlsgate/tlsgate/internal/pki"
 )
 
+// Role names one of the instance's listeners.
+type Role string
+
+// The listener roles; their names are also the keys of Status.Listeners.
+const (
+	RoleHTTPS Role = "https"
+	RoleHTTP  Role = "http"
+	RoleAdmin Role = "admin"
+)
+
+// roles are the listener roles in the order they are reported.
+func roles() []Role { return []Role{RoleHTTPS, RoleHTTP, RoleAdmin} }
+
 // listenAddrs are the addresses cfg wants per listener role; "" is off.
-func listenAddrs(cfg *config.Config) map[string]string {
-	return map[string]string{
-		"https": *cfg.Listen.HTTPS,
-		"http":  *cfg.Listen.HTTP,
-		"admin": *cfg.Admin,
+func listenAddrs(cfg *config.Config) map[Role]string {
+	return map[Role]string{
+		RoleHTTPS: *cfg.Listen.HTTPS,
+		RoleHTTP:  *cfg.Listen.HTTP,
+		RoleAdmin: *cfg.Admin,
 	}
 }
 
 // openLocked opens listeners for the addresses of cfg that are not bound
 // yet. If any cannot be opened, it closes the others and nothing changes.
 // s.reloadMu must be held (or s not yet shared).
-func (s *Server) openLocked(cfg *config.Config) (map[string]*boundListener, error) {
-	opened := make(map[string]*boundListener)
+func (s *Server) openLocked(cfg *config.Config) (map[Role]*boundListener, error) {
+	opened := make(map[Role]*boundListener)
 	for role, addr := range listenAddrs(cfg) {
 		if addr == "" {
 			continue
@@ -46,7 +60,7 @@ func (s *Server) openLocked(cfg *config.Config) (map[string]*boundListener, erro
 // switchLocked starts serving the opened listeners, then closes listeners
 // whose address went away or changed. Connections on a closed listener
 // finish normally. s.reloadMu must be held (or s not yet shared).
-func (s *Server) switchLocked(cfg *config.Config, opened map[string]*boundListener) {
+func (s *Server) switchLocked(cfg *config.Config, opened map[Role]*boundListener) {
 	for role, b := range opened {
 		if old := s.bound[role]; old != nil {
 			s.closeBound(role, old)
@@ -63,24 +77,24 @@ func (s *Server) switchLocked(cfg *config.Config, opened map[string]*boundListen
 	}
 }
 
-func (s *Server) closeBound(role string, b *boundListener) {
+func (s *Server) closeBound(role Role, b *boundListener) {
 	b.closing.Store(true)
 	b.ln.Close()
 	s.logger.Info("stopped listening", "role", role, "address", b.addr)
 }
 
 // serve runs one listener's accept loop in its own goroutine.
-func (s *Server) serve(role string, b *boundListener) {
+func (s *Server) serve(role Role, b *boundListener) {
 	s.serving.Add(1)
 	go func() {
 		defer s.serving.Done()
 		var err error
 		switch role {
-		case "https":
+		case RoleHTTPS:
 			err = s.https.ServeTLS(b.ln, "", "")
-		case "http":
+		case RoleHTTP:
 			err = s.http.Serve(b.ln)
-		case "admin":
+		case RoleAdmin:
 			err = s.admin.Serve(b.ln)
 		}
 		if b.closing.Load() || errors.Is(err, http.ErrServerClosed) {
@@ -94,9 +108,9 @@ func (s *Server) logServing() {
 	rt := s.rt.Load()
 	s.reloadMu.Lock()
 	attrs := []any{}
-	for _, role := range []string{"https", "http", "admin"} {
+	for _, role := range roles() {
 		if b := s.bound[role]; b != nil {
-			attrs = append(attrs, role, b.ln.Addr().String())
+			attrs = append(attrs, string(role), b.ln.Addr().String())
 		}
 	}
 	s.reloadMu.Unlock()
@@ -108,9 +122,9 @@ func (s *Server) logServing() {
 	s.logger.Info("serving", attrs...)
 }
 
-// Addr returns the bound address of a listener role ("https", "http",
-// "admin"), or nil when that listener is off.
-func (s *Server) Addr(role string) net.Addr {
+// Addr returns the bound address of a listener role, or nil when that
+// listener is off.
+func (s *Server) Addr(role Role) net.Addr {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	if b := s.bound[role]; b != nil {
@@ -122,27 +136,10 @@ func (s *Server) Addr(role string) net.Addr {
 // LocalRootPath is the local CA's root certificate file.
 func (s *Server) LocalRootPath() string { return pki.RootCertPath(s.certs.LocalCADir()) }
 
-// Status is what the admin API's /status reports.
-type Status struct {
-	Version    string            `json:"version"`
-	Uptime     string            `json:"uptime"`
-	Started    time.Time         `json:"started"`
-	ConfigFile string            `json:"config_file"`
-	Sites      []SiteStatus      `json:"sites"`
-	Listeners  map[string]string `json:"listeners"`
-}
-
-// SiteStatus describes one site in Status.
-type SiteStatus struct {
-	Hosts  []string `json:"hosts"`
-	TLS    string   `json:"tls"`
-	Routes []string `json:"routes"`
-}
-
 // Status describes the instance for the admin API.
-func (s *Server) Status() any {
+func (s *Server) Status() admin.Status {
 	rt := s.rt.Load()
-	st := Status{
+	st := admin.Status{
 		Version:    s.opts.Version,
 		Uptime:     s.opts.Now().Sub(s.started).Round(time.Second).String(),
 		Started:    s.started,
@@ -150,15 +147,15 @@ func (s *Server) Status() any {
 		Listeners:  make(map[string]string),
 	}
 	for _, sc := range rt.cfg.Sites {
-		ss := SiteStatus{Hosts: sc.Hosts, TLS: siteTLS(sc).Mode}
+		ss := admin.SiteStatus{Hosts: sc.Hosts, TLS: siteTLS(sc).Mode}
 		for _, r := range sc.Routes {
 			ss.Routes = append(ss.Routes, r.Path)
 		}
 		st.Sites = append(st.Sites, ss)
 	}
-	for _, role := range []string{"https", "http", "admin"} {
+	for _, role := range roles() {
 		if a := s.Addr(role); a != nil {
-			st.Listeners[role] = a.String()
+			st.Listeners[string(role)] = a.String()
 		}
 	}
 	return st

@@ -12,9 +12,9 @@ import (
 	"syscall"
 )
 
-// listen opens a listener for one role ("https", "http", "admin") and turns
-// the errors new users hit into what to do about them.
-func listen(role, addr string) (net.Listener, error) {
+// listen opens a listener for one role and turns the errors new users hit
+// into what to do about them.
+func listen(role Role, addr string) (net.Listener, error) {
 	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
 		return listenUnix(role, path)
 	}
@@ -22,8 +22,8 @@ func listen(role, addr string) (net.Listener, error) {
 	if err == nil {
 		return ln, nil
 	}
-	key := "listen." + role
-	if role == "admin" {
+	key := "listen." + string(role)
+	if role == RoleAdmin {
 		key = "admin"
 	}
 	switch {
@@ -38,7 +38,7 @@ func listen(role, addr string) (net.Listener, error) {
 
 // listenUnix listens on a unix socket readable and writable by the owner
 // only, replacing a stale socket file left by a previous run.
-func listenUnix(role, path string) (net.Listener, error) {
+func listenUnix(role Role, path string) (net.Listener, error) {
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode().Type() != fs.ModeSocket {
 			return nil, fmt.Errorf("%s socket %s: a file that is not a socket is in the way; remove it or choose another path", role, path)
@@ -57,7 +57,7 @@ func listenUnix(role, path string) (net.Listener, error) {
 // listenPrivate binds the socket inside a fresh 0700 directory beside path,
 // makes it 0600 and only then renames it to path: the socket never exists at
 // path with the umask's mode, not even for a moment.
-func listenPrivate(role, path string) (net.Listener, error) {
+func listenPrivate(role Role, path string) (net.Listener, error) {
 	dir, err := os.MkdirTemp(filepath.Dir(path), ".tlsgate-sock-")
 	if err != nil {
 		return nil, fmt.Errorf("listen %s on unix socket %s: %w", role, path, err)

@@ -76,7 +76,7 @@ type Server struct {
 
 	// reloadMu serialises reloads and guards bound.
 	reloadMu sync.Mutex
-	bound    map[string]*boundListener // by role: https, http, admin
+	bound    map[Role]*boundListener // by role: https, http, admin
 
 	// serveErr carries a listener's unexpected failure to Run.
 	serveErr chan error
@@ -131,7 +131,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		transport: proxy.NewTransport(),
 		tickets:   newTicketKeys(),
 		started:   opts.Now(),
-		bound:     make(map[string]*boundListener),
+		bound:     make(map[Role]*boundListener),
 		serveErr:  make(chan error, 3),
 		alog:      newAccessSink(cfg),
 	}
