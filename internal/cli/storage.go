@@ -84,12 +84,12 @@ or at least do not let them issue certificates meanwhile.`,
 			if from == "" || to == "" {
 				return usage(errors.New("--from and --to are both required: config files whose storage blocks say where to copy from and to"))
 			}
-			src, srcDesc, closeSrc, err := openConfigStorage(from)
+			src, srcDesc, closeSrc, err := openConfigStorage(from, false)
 			if err != nil {
 				return err
 			}
 			defer closeSrc.Close()
-			dst, dstDesc, closeDst, err := openConfigStorage(to)
+			dst, dstDesc, closeDst, err := openConfigStorage(to, true)
 			if err != nil {
 				return err
 			}
@@ -108,12 +108,17 @@ or at least do not let them issue certificates meanwhile.`,
 }
 
 // openConfigStorage opens the storage of a config file and describes it.
-func openConfigStorage(path string) (certmagic.Storage, string, io.Closer, error) {
+// A source (strict false) is read with require_sealed off: migrating is how
+// unsealed keys get sealed.
+func openConfigStorage(path string, strict bool) (certmagic.Storage, string, io.Closer, error) {
 	cfg, err := config.Load(path, config.LoadOptions{})
 	if err != nil {
 		return nil, "", nil, usage(err)
 	}
 	cfg = cfg.WithDefaults()
+	if !strict {
+		cfg.Storage.RequireSealed = &strict
+	}
 	s, closer, err := storage.Open(cfg.Storage, cfg.DataDir, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("%s: %w", path, err)

@@ -193,6 +193,10 @@ func (c *Config) WithDefaultsFrom(env DefaultsEnv) *Config {
 	}
 	dnsDefaults(d.ACME.DNS)
 	setString(&d.Storage.Backend, defaultStorageBackend)
+	if d.Storage.RequireSealed == nil {
+		v := d.Storage.EncryptionKeyFile != "" // only a key can seal
+		d.Storage.RequireSealed = &v
+	}
 	if e := d.Storage.Etcd; e != nil {
 		setString(&e.Prefix, defaultEtcdPrefix)
 		setDuration(&e.DialTimeout, defaultEtcdDialTimeout)

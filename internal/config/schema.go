@@ -141,6 +141,10 @@ type Storage struct {
 	Backend           string `yaml:"backend"`
 	Etcd              *Etcd  `yaml:"etcd"`
 	EncryptionKeyFile string `yaml:"encryption_key_file"`
+	// RequireSealed refuses private keys found unencrypted in storage
+	// (written before encryption was turned on) instead of reading them.
+	// Nil means true when EncryptionKeyFile is set, false otherwise.
+	RequireSealed *bool `yaml:"require_sealed"`
 }
 
 // Etcd configures the etcd storage backend. Empty Prefix means "tlsgate/";

@@ -53,9 +53,12 @@ var ErrSealed = errors.New("encrypted at rest; set storage.encryption_key_file t
 // safe for concurrent use if the wrapped storage is.
 type Encrypted struct {
 	certmagic.Storage
-	aead  cipher.AEAD // nil without a key
-	keyID []byte
-	rand  io.Reader
+	// RequireSealed makes Load refuse a private key stored unsealed (see
+	// needsSealing) with an *UnsealedError, instead of returning it.
+	RequireSealed bool
+	aead          cipher.AEAD // nil without a key
+	keyID         []byte
+	rand          io.Reader
 }
 
 // NewEncrypted wraps s. key is KeySize bytes, or nil to only recognise
@@ -115,10 +118,24 @@ func (e *Encrypted) Store(ctx context.Context, key string, value []byte) error {
 // Load opens sealed values and returns plain ones as they are.
 func (e *Encrypted) Load(ctx context.Context, key string) ([]byte, error) {
 	value, err := e.Storage.Load(ctx, key)
-	if err != nil || !IsSealed(value) {
+	if err != nil {
 		return value, err
 	}
+	if !IsSealed(value) {
+		if e.RequireSealed && needsSealing(key, value) {
+			return nil, &UnsealedError{Key: key}
+		}
+		return value, nil
+	}
 	return e.open(key, value)
+}
+
+// UnsealedError is a private key found unencrypted while
+// storage.require_sealed is on.
+type UnsealedError struct{ Key string }
+
+func (e *UnsealedError) Error() string {
+	return e.Key + ": private key stored unencrypted, and storage.require_sealed is on; seal it with tlsgate storage migrate --from PLAIN.yaml --to THIS.yaml (docs/FLEET.md), or set storage.require_sealed: false"
 }
 
 func (e *Encrypted) seal(key string, plain []byte) ([]byte, error) {

@@ -6,10 +6,13 @@ import (
 	"encoding/base64"
 	"errors"
 	"io/fs"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/caddyserver/certmagic"
+
+	"github.com/tlsgate/tlsgate/internal/config"
 )
 
 const pemKey = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEI...\n-----END EC PRIVATE KEY-----\n"
@@ -165,5 +168,69 @@ func TestWriteKeyFileRefusesOverwrite(t *testing.T) {
 	}
 	if err := WriteKeyFile(path, newKey(t), true); err != nil {
 		t.Errorf("overwrite: %v", err)
+	}
+}
+
+// TestRequireSealed: with require_sealed (the default once a key is set),
+// a private key stored unsealed is refused with an error that says how to
+// seal it; other plain values and sealed keys still load; Open sets it from
+// the config.
+func TestRequireSealed(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	backend := &certmagic.FileStorage{Path: dir}
+	plain := map[string]string{
+		"old/site.key":  pemKey,
+		"old/meta.json": `{"private":"` + pemKey + `"}`, // holds a PEM key under another name
+		"old/site.crt":  "-----BEGIN CERTIFICATE-----\n",
+	}
+	for k, v := range plain {
+		if err := backend.Store(ctx, k, []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := newKey(t)
+	enc, _ := NewEncrypted(backend, key)
+	enc.RequireSealed = true
+	for _, k := range []string{"old/site.key", "old/meta.json"} {
+		_, err := enc.Load(ctx, k)
+		var ue *UnsealedError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "tlsgate storage migrate") || !strings.Contains(err.Error(), k) {
+			t.Errorf("Load(%s) = %v; want an UnsealedError naming the key and tlsgate storage migrate", k, err)
+		}
+	}
+	if got, err := enc.Load(ctx, "old/site.crt"); err != nil || string(got) != plain["old/site.crt"] {
+		t.Errorf("Load of a plain certificate = %q, %v; want it unchanged", got, err)
+	}
+	if err := enc.Store(ctx, "new/site.key", []byte(pemKey)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := enc.Load(ctx, "new/site.key"); err != nil || string(got) != pemKey {
+		t.Errorf("Load of a sealed key = %q, %v", got, err)
+	}
+
+	keyFile := filepath.Join(t.TempDir(), "storage.key")
+	if err := WriteKeyFile(keyFile, key, false); err != nil {
+		t.Fatal(err)
+	}
+	off := false
+	for _, tc := range []struct {
+		name string
+		cfg  config.Storage
+		want bool
+	}{
+		{"key, default", config.Storage{EncryptionKeyFile: keyFile}, true},
+		{"key, require_sealed false", config.Storage{EncryptionKeyFile: keyFile, RequireSealed: &off}, false},
+		{"no key", config.Storage{}, false},
+	} {
+		s, closer, err := Open(tc.cfg, dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closer.Close()
+		_, err = s.Load(ctx, "old/site.key")
+		if got := err != nil; got != tc.want {
+			t.Errorf("%s: Load of an unsealed key: %v; want refused=%v", tc.name, err, tc.want)
+		}
 	}
 }

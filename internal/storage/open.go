@@ -59,6 +59,7 @@ func Open(cfg config.Storage, dataDir string, logger *slog.Logger) (certmagic.St
 		closer.Close()
 		return nil, nil, err
 	}
+	enc.RequireSealed = key != nil && (cfg.RequireSealed == nil || *cfg.RequireSealed)
 	return enc, closer, nil
 }
 
