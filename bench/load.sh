@@ -50,7 +50,8 @@
 # machine is noisy. Everything is warmed up before it is measured.
 #
 # Knobs (environment): DURATION=5 ROUNDS=3 H1_CONNS=64 H2_CONNS=8 H2_STREAMS=8
-# HS_REQUESTS=8000 HS_CONNS=32 IDLE_CONNS=2000 BASE_PORT=19000 TARGETS="backend tlsgate nginx caddy".
+# HS_REQUESTS=8000 HS_CONNS=32 IDLE_CONNS=2000 BASE_PORT=19000 TARGETS="backend tlsgate nginx caddy"
+# ACCESS_LOG=json|combined (tlsgate writes an access log to a file in the work dir; default none).
 # TLSGATE_ENV="GOGC=200" adds environment variables for tlsgate only (GC tuning).
 # Only loopback addresses are used; every loop is bounded.
 set -euo pipefail
@@ -67,6 +68,7 @@ IDLE_CONNS=${IDLE_CONNS:-2000}
 BASE_PORT=${BASE_PORT:-19000}
 TARGETS=${TARGETS:-"backend tlsgate nginx caddy"}
 TLSGATE_ENV=${TLSGATE_ENV:-}
+ACCESS_LOG=${ACCESS_LOG:-}
 
 BACKEND_ADDR=127.0.0.1:$BASE_PORT
 declare -A PORT=([backend]=$BASE_PORT [tlsgate]=$((BASE_PORT + 443)) [nginx]=$((BASE_PORT + 444)) [caddy]=$((BASE_PORT + 445)))
@@ -131,6 +133,7 @@ write_configs() {
 data_dir: $WORK/tlsgate-data
 listen: {http: "", https: "127.0.0.1:${PORT[tlsgate]}"}
 admin: ""
+${ACCESS_LOG:+access_log: {output: $WORK/access.log, format: $ACCESS_LOG\}}
 sites:
   - hosts: [localhost]
     tls: {cert_file: $WORK/cert.pem, key_file: $WORK/key.pem}

@@ -133,8 +133,12 @@ func TestAccessLogJSON(t *testing.T) {
 	if resp, _ := doReq(t, c, req); resp.StatusCode != 200 {
 		t.Errorf("basic auth: %d", resp.StatusCode)
 	}
+	// A Host no site lists on a.test's connection: 421, logged as unknown.
+	req, _ = http.NewRequest("GET", inst.url("a.test", "/"), nil)
+	req.Host = "other.test"
+	doReq(t, c, req)
 
-	lines := waitLines(t, 6, logPath)
+	lines := waitLines(t, 7, logPath)
 	type line struct {
 		RequestID string  `json:"request_id"`
 		Site      string  `json:"site"`
@@ -159,8 +163,8 @@ func TestAccessLogJSON(t *testing.T) {
 		}
 		got = append(got, v)
 	}
-	if len(got) != 6 {
-		t.Fatalf("want 6 lines (/quiet is not logged), got %d:\n%s", len(got), strings.Join(lines, "\n"))
+	if len(got) != 7 {
+		t.Fatalf("want 7 lines (/quiet is not logged), got %d:\n%s", len(got), strings.Join(lines, "\n"))
 	}
 	p := got[0]
 	if p.RequestID != proxiedID || p.Status != 200 || p.BytesIn != 5 || p.BytesOut != int64(len(body)) ||
@@ -186,6 +190,9 @@ func TestAccessLogJSON(t *testing.T) {
 	}
 	if got[5].User != "bob" || got[5].Route != "/private" {
 		t.Errorf("basic auth line: %s", lines[5])
+	}
+	if got[6].Status != 421 || got[6].Site != "unknown" || got[6].RequestID == "" {
+		t.Errorf("421 line: %s", lines[6])
 	}
 	all, _ := os.ReadFile(logPath)
 	out := string(all) + inst.Proc.Stdout.String() + inst.Proc.Stderr.String()
