@@ -51,6 +51,17 @@ func (s *Server) compileAccess(cfg *config.Config, i, j int, h http.Handler, tru
 			PassPreflight:     preflight,
 		})
 	}
+	if f := cmp.Or(rc.ForwardAuth, sc.ForwardAuth); f != nil {
+		h = access.ForwardAuth(h, access.ForwardAuthOptions{
+			URL:            f.URL,
+			CopyHeaders:    f.CopyHeaders,
+			Timeout:        time.Duration(f.Timeout),
+			TrustedProxies: trusted,
+			PassPreflight:  preflight,
+			Logger:         s.logger.With("component", "forward_auth"),
+		})
+	}
+
 	if r := cmp.Or(rc.RateLimit, sc.RateLimit); r != nil {
 		header, _ := strings.CutPrefix(r.Key, config.RateKeyHeaderPrefix)
 		h = access.RateLimit(h, access.RateLimitOptions{

@@ -2,10 +2,14 @@ package integration
 
 import (
 	"fmt"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/tlsgate/tlsgate/test/testenv"
 )
 
 // hashPassword runs `tlsgate hash-password` with pass on stdin.
@@ -225,4 +229,85 @@ sites:
 	if code, out := curlAnswer(t, inst, "rl.test", "/api/x", "-H", "X-API-Key: k1"); code != 200 {
 		t.Errorf("route with its own limit: %d\n%s", code, out)
 	}
+}
+
+// TestForwardAuth: an auth service (Python, started here) allows, denies
+// with 403, and redirects to a login page; its answers pass to the client
+// as sent, copy_headers reach the backend and client-sent copies do not;
+// with the service stopped, 503.
+func TestForwardAuth(t *testing.T) {
+	t.Parallel()
+	skipShort(t, "curl and python3")
+	testdata, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := testenv.FreePort(t)
+	cmd := exec.Command("/usr/bin/python3", filepath.Join(testdata, "forward_auth.py"), fmt.Sprint(port))
+	cmd.Env = childEnv
+	authSvc := testenv.Start(t, cmd)
+	t.Cleanup(authSvc.Kill)
+	authURL := fmt.Sprintf("http://127.0.0.1:%d", port)
+	eventually(t, 10*time.Second, "auth service ready", func() error {
+		resp, err := http.Get(authURL + "/ready")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	})
+	echo := echoBackend(t, "echo")
+	inst := startTLSGate(t, fmt.Sprintf(header+`
+sites:
+  - hosts: [fa.test]
+    tls: local
+    forward_auth: {url: "%s/verify", copy_headers: [X-User, X-Email], timeout: 2s}
+    routes:
+      - path: /
+        to: ["%s"]
+`, authURL, echo))
+
+	t.Run("allowed", func(t *testing.T) {
+		code, out := curlAnswer(t, inst, "fa.test", "/app?x=1", "-H", "Cookie: session=good", "-H", "X-User: mallory", "-H", "X-Email: spoof@evil")
+		if code != 200 {
+			t.Fatalf("status %d\n%s", code, out)
+		}
+		e := decodeEcho(t, out[strings.Index(out, "{"):])
+		if got := e.values("X-User"); len(got) != 1 || got[0] != "alice" {
+			t.Errorf("backend X-User %q; want [alice]", got)
+		}
+		if got := e.values("X-Email"); len(got) != 1 || got[0] != "alice@example.com" {
+			t.Errorf("backend X-Email %q; want [alice@example.com]", got)
+		}
+	})
+	t.Run("denied", func(t *testing.T) {
+		code, out := curlAnswer(t, inst, "fa.test", "/app", "-H", "Cookie: session=bad")
+		if code != 403 || !strings.Contains(out, "auth says no") {
+			t.Fatalf("status %d; want the service's 403\n%s", code, out)
+		}
+	})
+	t.Run("login redirect", func(t *testing.T) {
+		code, out := curlAnswer(t, inst, "fa.test", "/app?x=1")
+		low := strings.ToLower(out)
+		if code != 302 || !strings.Contains(low, "location: https://login.example/?rd=/app?x=1") {
+			t.Fatalf("status %d; want the service's 302 to its login page\n%s", code, out)
+		}
+		for _, want := range []string{"x-saw-method: get", "x-saw-proto: https", "x-saw-host: fa.test", "x-saw-for: 127.0.0.1"} {
+			if !strings.Contains(low, want) {
+				t.Errorf("auth service did not see %q\n%s", want, out)
+			}
+		}
+	})
+	t.Run("service stopped", func(t *testing.T) {
+		authSvc.Kill()
+		eventually(t, 10*time.Second, "auth service gone", func() error {
+			if _, err := http.Get(authURL + "/ready"); err == nil {
+				return fmt.Errorf("still answering")
+			}
+			return nil
+		})
+		code, out := curlAnswer(t, inst, "fa.test", "/app", "-H", "Cookie: session=good")
+		if code != 503 {
+			t.Fatalf("status %d; want 503\n%s", code, out)
+		}
+	})
 }
