@@ -81,6 +81,7 @@ with the headers they need to know they are behind HTTPS.`,
 		newKeyCmd(e), newCSRCmd(e), newInspectCmd(e), newStorageCmd(e),
 		newDoctorCmd(e),
 		newHashPasswordCmd(e),
+		newGenManCmd(e),
 	)
 	return root
 }
