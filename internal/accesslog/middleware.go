@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"strings"
 	"sync"
 	"time"
 )
@@ -18,13 +17,15 @@ type Sink struct {
 	Metrics *Metrics
 }
 
-// Middleware is one config's view of the sink: format, redaction and the
-// trusted proxies (for the client address and X-Request-ID). Immutable.
+// Middleware is one config's view of the sink: format, redaction, the
+// trusted proxies (whose X-Request-ID is kept) and the rule for the real
+// client address (access.ClientIP; nil means the TCP peer). Immutable.
 type Middleware struct {
-	Sink    *Sink
-	Format  Formatter
-	Redact  []string
-	Trusted []netip.Prefix
+	Sink     *Sink
+	Format   Formatter
+	Redact   []string
+	Trusted  []netip.Prefix
+	ClientIP func(*http.Request) netip.Addr
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
@@ -64,7 +65,13 @@ func (m *Middleware) Serve(w http.ResponseWriter, r *http.Request, next http.Han
 	if m.Sink.W == nil || rec.Off {
 		return
 	}
-	rec.ClientIP = m.clientIP(r, peer, trusted)
+	client := peer
+	if m.ClientIP != nil {
+		client = m.ClientIP(r)
+	}
+	if client.IsValid() {
+		rec.ClientIP = client.String()
+	}
 	rec.Method, rec.Host, rec.Proto = r.Method, r.Host, r.Proto
 	rec.URI = Redact(r.RequestURI, m.Redact)
 	rec.UserAgent, rec.Referer = r.UserAgent(), r.Referer()
@@ -110,28 +117,6 @@ func (m *Middleware) isTrusted(a netip.Addr) bool {
 		}
 	}
 	return false
-}
-
-// clientIP is the peer, or, when the peer is a trusted proxy, the last
-// X-Forwarded-For address that is not itself a trusted proxy (the same
-// trust rule the proxy applies when it keeps those headers).
-func (m *Middleware) clientIP(r *http.Request, peer netip.Addr, trusted bool) string {
-	if !peer.IsValid() {
-		return ""
-	}
-	if trusted {
-		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-		for i := len(hops) - 1; i >= 0; i-- {
-			a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-			if err != nil {
-				break
-			}
-			if a = a.Unmap(); !m.isTrusted(a) {
-				return a.String()
-			}
-		}
-	}
-	return peer.String()
 }
 
 // TLSVersion names a TLS version as nginx's $ssl_protocol does ("" for none).

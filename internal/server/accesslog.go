@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/tlsgate/tlsgate/internal/access"
 	"github.com/tlsgate/tlsgate/internal/accesslog"
 	"github.com/tlsgate/tlsgate/internal/config"
 )
@@ -34,7 +35,8 @@ func accessOutput(cfg *config.Config) accesslog.Output {
 
 // accessMiddleware is cfg's view of the access log sink.
 func (s *Server) accessMiddleware(cfg *config.Config, trusted []netip.Prefix) (*accesslog.Middleware, error) {
-	m := &accesslog.Middleware{Sink: s.alog, Trusted: trusted}
+	m := &accesslog.Middleware{Sink: s.alog, Trusted: trusted,
+		ClientIP: func(r *http.Request) netip.Addr { return access.ClientIP(r, trusted) }}
 	format := config.AccessLogJSON
 	if a := cfg.AccessLog; a != nil {
 		format, m.Redact = a.Format, a.RedactQuery

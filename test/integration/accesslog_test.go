@@ -121,6 +121,7 @@ func TestAccessLogJSON(t *testing.T) {
 	// A trusted proxy's well-formed ID is kept.
 	req, _ = http.NewRequest("GET", inst.url("a.test", "/healthz"), nil)
 	req.Header.Set("X-Request-ID", "from-lb.1")
+	req.Header.Set("X-Forwarded-For", "203.0.113.9")
 	if resp, _ := doReq(t, inst.clientFrom(t, pool, false, "127.0.0.2"), req); resp.Header.Get("X-Request-ID") != "from-lb.1" {
 		t.Errorf("trusted proxy's X-Request-ID replaced: %q", resp.Header.Get("X-Request-ID"))
 	}
@@ -172,7 +173,7 @@ func TestAccessLogJSON(t *testing.T) {
 		p.ClientIP != "127.0.0.1" || p.TLS != "TLSv1.3" || p.SNI != "a.test" || p.Method != "POST" {
 		t.Errorf("proxied line: %+v\n%s", p, lines[0])
 	}
-	if got[1].RequestID != "from-lb.1" || got[1].ClientIP != "127.0.0.2" || got[1].Route != "/healthz" || got[1].BytesOut != 2 {
+	if got[1].RequestID != "from-lb.1" || got[1].ClientIP != "203.0.113.9" || got[1].Route != "/healthz" || got[1].BytesOut != 2 {
 		t.Errorf("respond line: %s", lines[1])
 	}
 	want := []struct {
