@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"time"
+
+	"github.com/tlsgate/tlsgate/internal/truststore"
 )
 
 // Options says what to diagnose and with which trust. The zero value (plus
@@ -77,7 +79,8 @@ type TrustStores struct {
 	// SystemBundle is the system's PEM bundle. "" means the first that
 	// exists of the usual Debian, Fedora, Alpine and SUSE paths.
 	SystemBundle string
-	// NSSDir is the NSS database. "" means $HOME/.pki/nssdb.
+	// NSSDir is the NSS database. "" means every one `ca trust` installs
+	// into: $HOME/.pki/nssdb, snap Chromium's, Firefox profiles.
 	NSSDir string
 	// Certutil is the certutil program. "" means "certutil" on PATH.
 	Certutil string
@@ -96,39 +99,29 @@ func (s TrustStores) getenv(k string) string {
 	return os.Getenv(k)
 }
 
-// systemBundlePaths is where Go's crypto/x509 (root_linux.go) looks, in order.
-func systemBundlePaths() []string {
-	return []string{
-		"/etc/ssl/certs/ca-certificates.crt",
-		"/etc/pki/tls/certs/ca-bundle.crt",
-		"/etc/ssl/ca-bundle.pem",
-		"/etc/pki/tls/cacert.pem",
-		"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-		"/etc/ssl/cert.pem",
-	}
-}
-
 func (s TrustStores) systemBundle() string {
 	if s.SystemBundle != "" {
 		return s.SystemBundle
 	}
-	paths := systemBundlePaths()
+	paths := truststore.SystemBundlePaths()
 	for _, p := range paths {
 		if _, err := os.Stat(p); err == nil {
 			return p
 		}
 	}
+	if len(paths) == 0 {
+		return ""
+	}
 	return paths[0]
 }
 
-func (s TrustStores) nssDir() string {
+// nssDatabases are the NSS databases to read: NSSDir alone when set, else
+// every one truststore finds (and `ca trust` installs into) under $HOME.
+func (s TrustStores) nssDatabases() []truststore.NSSDatabase {
 	if s.NSSDir != "" {
-		return s.NSSDir
+		return truststore.NSSDatabases("", s.NSSDir)
 	}
-	if h := s.getenv("HOME"); h != "" {
-		return h + "/.pki/nssdb"
-	}
-	return ""
+	return truststore.NSSDatabases(s.getenv("HOME"))
 }
 
 func (s TrustStores) certutil() string {

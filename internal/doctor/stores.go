@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/tlsgate/tlsgate/internal/truststore"
 )
 
 // Store kinds in StoreResult.Kind.
@@ -56,7 +58,7 @@ func (s StoreResult) Has(anchor, top *x509.Certificate) bool {
 func (s TrustStores) lookup(ctx context.Context, timeout time.Duration) []StoreResult {
 	sys := s.systemBundle()
 	out := []StoreResult{readBundle(StoreSystem, "system store (curl, wget, Go, OpenSSL, Python's ssl)", sys)}
-	out = append(out, s.readNSS(ctx, timeout))
+	out = append(out, s.readNSS(ctx, timeout)...)
 	if p := s.getenv("SSL_CERT_FILE"); p != "" {
 		out = append(out, readBundle(StoreEnv, "SSL_CERT_FILE (OpenSSL, Python's ssl and httpx, Go)", p))
 	}
@@ -118,28 +120,34 @@ func (s TrustStores) certifiPath(ctx context.Context, timeout time.Duration) (st
 	return strings.TrimSpace(string(out)), nil
 }
 
-// readNSS lists the NSS database with certutil and reads each certificate
+// readNSS reads every NSS database: one result each, or one Absent result
+// when there is none.
+func (s TrustStores) readNSS(ctx context.Context, timeout time.Duration) []StoreResult {
+	const name = "NSS database (Chromium, and Firefox when it uses it)"
+	dbs := s.nssDatabases()
+	if len(dbs) == 0 {
+		return []StoreResult{{Kind: StoreNSS, Name: name, Path: s.NSSDir, Absent: true}}
+	}
+	var out []StoreResult
+	for _, db := range dbs {
+		out = append(out, s.readNSSDB(ctx, timeout, name, db))
+	}
+	return out
+}
+
+// readNSSDB lists one NSS database with certutil and reads each certificate
 // whose SSL trust flags include C (trusted CA).
-func (s TrustStores) readNSS(ctx context.Context, timeout time.Duration) StoreResult {
-	dir := s.nssDir()
-	r := StoreResult{Kind: StoreNSS, Name: "NSS database (Chromium, and Firefox when it uses it)", Path: dir}
-	if dir == "" {
-		r.Absent = true
-		return r
-	}
-	if _, err := os.Stat(filepath.Join(dir, "cert9.db")); err != nil {
-		r.Absent = true
-		return r
-	}
+func (s TrustStores) readNSSDB(ctx context.Context, timeout time.Duration, name string, db truststore.NSSDatabase) StoreResult {
+	r := StoreResult{Kind: StoreNSS, Name: name, Path: db.Dir}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	list, err := exec.CommandContext(ctx, s.certutil(), "-L", "-d", "sql:"+dir).Output()
+	list, err := exec.CommandContext(ctx, s.certutil(), "-L", "-d", db.Arg).Output()
 	if err != nil {
-		r.Err = fmt.Errorf("certutil -L -d sql:%s: %w", dir, err)
+		r.Err = fmt.Errorf("certutil -L -d %s: %w", db.Arg, err)
 		return r
 	}
 	for _, nick := range trustedNicknames(list) {
-		pemOut, err := exec.CommandContext(ctx, s.certutil(), "-L", "-d", "sql:"+dir, "-n", nick, "-a").Output()
+		pemOut, err := exec.CommandContext(ctx, s.certutil(), "-L", "-d", db.Arg, "-n", nick, "-a").Output()
 		if err != nil {
 			continue
 		}

@@ -7,15 +7,22 @@ import (
 	"sort"
 )
 
-// nssDB is one NSS database: its directory and the certutil -d argument
-// ("sql:DIR" for cert9.db, "dbm:DIR" for the legacy cert8.db).
-type nssDB struct{ dir, arg string }
+// NSSDatabase is one NSS database: its directory and the certutil -d
+// argument ("sql:DIR" for cert9.db, "dbm:DIR" for the legacy cert8.db).
+type NSSDatabase struct{ Dir, Arg string }
+
+// NSSDatabases are the NSS databases that exist under home (Chromium's,
+// snap Chromium's, Firefox's and snap Firefox's profiles) and in extra: the
+// ones `ca trust` installs into, for readers such as doctor.
+func NSSDatabases(home string, extra ...string) []NSSDatabase {
+	return nssDatabases(Options{Home: home, NSSDirs: extra})
+}
 
 // nssDatabases finds the NSS databases under o.Home (Chromium's and
 // Firefox's, as mkcert does) plus o.NSSDirs. A directory counts only when
 // it already holds a database: we add to browsers' stores, we do not make
 // new ones nobody reads.
-func nssDatabases(o Options) []nssDB {
+func nssDatabases(o Options) []NSSDatabase {
 	var dirs []string
 	if o.Home != "" {
 		dirs = append(dirs,
@@ -29,7 +36,7 @@ func nssDatabases(o Options) []nssDB {
 		}
 	}
 	dirs = append(dirs, o.NSSDirs...)
-	var dbs []nssDB
+	var dbs []NSSDatabase
 	seen := map[string]bool{}
 	for _, d := range dirs {
 		if seen[d] {
@@ -38,9 +45,9 @@ func nssDatabases(o Options) []nssDB {
 		seen[d] = true
 		switch {
 		case fileExists(filepath.Join(d, "cert9.db")):
-			dbs = append(dbs, nssDB{d, "sql:" + d})
+			dbs = append(dbs, NSSDatabase{d, "sql:" + d})
 		case fileExists(filepath.Join(d, "cert8.db")):
-			dbs = append(dbs, nssDB{d, "dbm:" + d})
+			dbs = append(dbs, NSSDatabase{d, "dbm:" + d})
 		}
 	}
 	return dbs
@@ -63,7 +70,7 @@ func nssStores(ctx context.Context, root Root, o Options, add bool) []Result {
 	}
 	var out []Result
 	for _, db := range dbs {
-		r := Result{Store: StoreNSS, Location: db.dir}
+		r := Result{Store: StoreNSS, Location: db.Dir}
 		if add {
 			r.Changed, r.Detail, r.Err = nssAdd(ctx, certutil, db, root, &o)
 		} else {
@@ -74,29 +81,29 @@ func nssStores(ctx context.Context, root Root, o Options, add bool) []Result {
 	return out
 }
 
-func nssHas(ctx context.Context, certutil string, db nssDB, nick string, o *Options) bool {
-	_, err := o.run(ctx, certutil, "-L", "-d", db.arg, "-n", nick)
+func nssHas(ctx context.Context, certutil string, db NSSDatabase, nick string, o *Options) bool {
+	_, err := o.run(ctx, certutil, "-L", "-d", db.Arg, "-n", nick)
 	return err == nil
 }
 
-func nssAdd(ctx context.Context, certutil string, db nssDB, root Root, o *Options) (bool, string, error) {
+func nssAdd(ctx context.Context, certutil string, db NSSDatabase, root Root, o *Options) (bool, string, error) {
 	nick := root.Nickname()
 	if nssHas(ctx, certutil, db, nick, o) {
 		return false, fmt.Sprintf("already trusted as %q", nick), nil
 	}
 	// "C,," trusts the root to issue TLS server certificates, nothing else.
-	if _, err := o.run(ctx, certutil, "-A", "-d", db.arg, "-t", "C,,", "-n", nick, "-i", root.Path); err != nil {
+	if _, err := o.run(ctx, certutil, "-A", "-d", db.Arg, "-t", "C,,", "-n", nick, "-i", root.Path); err != nil {
 		return false, "", err
 	}
 	return true, fmt.Sprintf("added as %q", nick), nil
 }
 
-func nssRemove(ctx context.Context, certutil string, db nssDB, root Root, o *Options) (bool, string, error) {
+func nssRemove(ctx context.Context, certutil string, db NSSDatabase, root Root, o *Options) (bool, string, error) {
 	nick := root.Nickname()
 	removed := false
 	// A nickname can be there more than once; a few rounds clear them all.
 	for i := 0; i < 5 && nssHas(ctx, certutil, db, nick, o); i++ {
-		if _, err := o.run(ctx, certutil, "-D", "-d", db.arg, "-n", nick); err != nil {
+		if _, err := o.run(ctx, certutil, "-D", "-d", db.Arg, "-n", nick); err != nil {
 			return removed, "", err
 		}
 		removed = true
