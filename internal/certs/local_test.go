@@ -49,10 +49,20 @@ func TestLocalLeavesRenewThemselves(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	// The renewed leaf is the one handshakes get.
-	for _, c := range m.cache.AllMatchingCertificates("a.test") {
-		if got := fmt.Sprintf("%x", c.Leaf.SerialNumber); got == first {
-			t.Errorf("the old leaf %s is still in the cache", first)
+	// The renewed leaf is the one handshakes get. List reads storage, which
+	// the renewal writes just before it swaps the cache: wait for the swap.
+	oldInCache := func() bool {
+		for _, c := range m.cache.AllMatchingCertificates("a.test") {
+			if fmt.Sprintf("%x", c.Leaf.SerialNumber) == first {
+				return true
+			}
 		}
+		return false
+	}
+	for oldInCache() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the old leaf %s is still in the cache", first)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
