@@ -44,6 +44,7 @@ const (
 	defaultAccessLogOutput   = "stdout"
 	defaultAccessLogFormat   = AccessLogJSON
 	defaultStrictHost        = true
+	defaultLeanH1            = true
 )
 
 // defaultCompressEncodings are offered in this order of preference: zstd
@@ -187,6 +188,10 @@ func (c *Config) WithDefaultsFrom(env DefaultsEnv) *Config {
 		d.Limits.MaxBodyBytes = &n
 	}
 	setDuration(&d.Limits.BodyReadTimeout, defaultBodyReadTimeout)
+	if d.LeanH1 == nil {
+		v := defaultLeanH1
+		d.LeanH1 = &v
+	}
 	setString(&d.ACME.Directory, defaultACMEDirectory)
 	if len(d.ACME.Challenges) == 0 {
 		d.ACME.Challenges = defaultChallenges()

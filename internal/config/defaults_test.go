@@ -41,6 +41,7 @@ sites:
 		{"max_header_bytes", d.Limits.MaxHeaderBytes, ByteSize(1 << 20)},
 		{"read_header_timeout", d.Limits.ReadHeaderTimeout, Duration(10 * time.Second)},
 		{"idle_timeout", d.Limits.IdleTimeout, Duration(2 * time.Minute)},
+		{"lean_h1", *d.LeanH1, true},
 		{"acme.directory", d.ACME.Directory, "letsencrypt"},
 		{"acme.challenges", d.ACME.Challenges, []string{"http-01", "tls-alpn-01"}},
 		{"tsig_algorithm", d.ACME.DNS.TSIGAlgorithm, "hmac-sha256"},

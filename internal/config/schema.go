@@ -40,6 +40,12 @@ type Config struct {
 
 	Limits Limits `yaml:"limits"`
 
+	// LeanH1 sends bodyless HTTP/1.1 requests to http:// and unix: upstreams
+	// through tlsgate's own lean client; false sends everything through
+	// net/http's client, the way out should the lean one misbehave with some
+	// upstream. Nil means true. It follows reloads.
+	LeanH1 *bool `yaml:"lean_h1"`
+
 	// Email is the ACME account contact.
 	Email string `yaml:"email"`
 

@@ -64,7 +64,7 @@ func TestUpstreamTimeout(t *testing.T) {
 		}
 	})
 	t.Cleanup(func() { close(release) })
-	srv := frontend(t, Options{Upstreams: []string{slow}, Timeout: 50 * time.Millisecond})
+	srv := frontend(t, Options{Upstreams: []string{slow}, ResponseHeaderTimeout: 50 * time.Millisecond})
 	status, _, raw := do(t, srv.Client(), "GET", srv.URL+"/", "", nil)
 	if status != http.StatusGatewayTimeout {
 		t.Fatalf("status %d; want 504", status)
@@ -85,7 +85,7 @@ func TestTimeoutSparesStreamingBody(t *testing.T) {
 			time.Sleep(timeout) // 4×timeout in all, after headers went out
 		}
 	})
-	srv := frontend(t, Options{Upstreams: []string{up}, Timeout: timeout})
+	srv := frontend(t, Options{Upstreams: []string{up}, ResponseHeaderTimeout: timeout})
 	status, _, raw := do(t, srv.Client(), "GET", srv.URL+"/", "", nil)
 	if status != 200 || raw != "chunk 0\nchunk 1\nchunk 2\nchunk 3\n" {
 		t.Errorf("got %d %q; want the whole stream", status, raw)

@@ -23,7 +23,7 @@ func BenchmarkProxyRoundTrip(b *testing.B) {
 	}
 	// The same route with every request on http.Transport, for comparison.
 	std := NewTransport()
-	std.noLean = true
+	std.SetLeanH1(false)
 	hStd, err := New(Options{Upstreams: []string{backend.URL}, Transport: std})
 	if err != nil {
 		b.Fatal(err)

@@ -3,9 +3,34 @@ package proxy
 import (
 	"bufio"
 	"io"
+	"sync"
 )
 
-// getWriteBuf and friends pool the per-request buffers.
+// The buffers a Transport pools for its routes, so idle connections and
+// finished requests hold none.
+
+// bufSize is the copy buffer size ReverseProxy would allocate per request.
+const bufSize = 32 << 10
+
+// bufferPool implements httputil.BufferPool over a Transport's buffers. The
+// pool holds array pointers, which go in and out of a sync.Pool without
+// allocating.
+type bufferPool struct{ p *sync.Pool }
+
+func (bp bufferPool) Get() []byte {
+	if b, ok := bp.p.Get().(*[bufSize]byte); ok {
+		return b[:]
+	}
+	return make([]byte, bufSize)
+}
+
+func (bp bufferPool) Put(b []byte) {
+	if cap(b) == bufSize {
+		bp.p.Put((*[bufSize]byte)(b[:bufSize]))
+	}
+}
+
+// getWriteBuf and friends pool the lean path's per-request buffers.
 func (t *Transport) getWriteBuf() *[]byte {
 	if b, ok := t.writeBufs.Get().(*[]byte); ok {
 		return b

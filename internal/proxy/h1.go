@@ -65,7 +65,6 @@ type h1Pool struct {
 	dialer *net.Dialer
 	header time.Duration
 	std    *http.Transport
-	lean   bool
 
 	// mu guards idle and sweep.
 	mu    sync.Mutex
@@ -77,7 +76,7 @@ type h1Pool struct {
 // pool it belongs to exactly one request.
 type h1Conn struct {
 	nc     net.Conn
-	fd     int // for the liveness peek; -1 when not a socket
+	raw    syscall.RawConn // for the liveness peek (peerClosed); nil when not a socket
 	key    string
 	cr     connReader
 	abort  func() // closes nc; made once, used by context.AfterFunc
@@ -106,13 +105,13 @@ func (r *connReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func newH1Pool(t *Transport, d *net.Dialer, header time.Duration, std *http.Transport, lean bool) *h1Pool {
-	return &h1Pool{t: t, dialer: d, header: header, std: std, lean: lean, idle: make(map[string][]*h1Conn)}
+func newH1Pool(t *Transport, d *net.Dialer, header time.Duration, std *http.Transport) *h1Pool {
+	return &h1Pool{t: t, dialer: d, header: header, std: std, idle: make(map[string][]*h1Conn)}
 }
 
 // RoundTrip implements http.RoundTripper.
 func (p *h1Pool) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !p.lean || !leanEligible(req) {
+	if p.t.noLean.Load() || !leanEligible(req) {
 		return p.std.RoundTrip(req)
 	}
 	wb := p.t.getWriteBuf()
@@ -330,7 +329,7 @@ func (p *h1Pool) get(ctx context.Context, host string, fresh bool) (*h1Conn, err
 			if c == nil {
 				break
 			}
-			if time.Since(c.idleAt) < p.t.idleTimeout && !peerClosed(c.fd) {
+			if time.Since(c.idleAt) < p.t.idleTimeout && !peerClosed(c.raw) {
 				c.reused = true
 				return c, nil
 			}
@@ -341,11 +340,11 @@ func (p *h1Pool) get(ctx context.Context, host string, fresh bool) (*h1Conn, err
 	if err != nil {
 		return nil, err
 	}
-	c := &h1Conn{nc: nc, fd: -1, key: host, cr: connReader{nc: nc}}
+	c := &h1Conn{nc: nc, key: host, cr: connReader{nc: nc}}
 	c.abort = func() { nc.Close() }
 	if sc, ok := nc.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
-			raw.Control(func(fd uintptr) { c.fd = int(fd) })
+			c.raw = raw
 		}
 	}
 	return c, nil
@@ -396,7 +395,7 @@ func (p *h1Pool) sweepIdle() {
 	for host, list := range p.idle {
 		keep := list[:0]
 		for _, c := range list {
-			if now.Sub(c.idleAt) >= p.t.idleTimeout || peerClosed(c.fd) {
+			if now.Sub(c.idleAt) >= p.t.idleTimeout || peerClosed(c.raw) {
 				stale = append(stale, c)
 			} else {
 				keep = append(keep, c)

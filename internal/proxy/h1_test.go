@@ -31,7 +31,7 @@ func bothPaths(t *testing.T, f func(t *testing.T, tr *Transport)) {
 		}
 		t.Run(name, func(t *testing.T) {
 			tr := NewTransport()
-			tr.noLean = !lean
+			tr.SetLeanH1(lean)
 			t.Cleanup(tr.CloseIdleConnections)
 			f(t, tr)
 		})
@@ -268,7 +268,7 @@ func TestLeanBodiesAndReuse(t *testing.T) {
 			// http.Transport returns a connection to its pool on another
 			// goroutine and may dial while that happens; only the lean
 			// path's reuse is exact.
-			if grew := conns.Load() - before; !tr.noLean && before > 0 && grew != want {
+			if grew := conns.Load() - before; tr.LeanH1() && before > 0 && grew != want {
 				t.Errorf("%s %s and a GET: %d new upstream connections; want %d", tc.method, tc.path, grew, want)
 			}
 		}
@@ -470,7 +470,7 @@ func TestLeanNoGoroutineLeak(t *testing.T) {
 		io.WriteString(w, strings.Repeat("z", 100<<10))
 	})
 	tr := NewTransport()
-	h, err := New(Options{Upstreams: []string{up}, Transport: tr, Timeout: 20 * time.Millisecond})
+	h, err := New(Options{Upstreams: []string{up}, Transport: tr, ResponseHeaderTimeout: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -615,5 +615,38 @@ func TestLeanSweepDropsClosedConns(t *testing.T) {
 			t.Fatalf("%d pooled connections the upstream closed are still held", idleConns(tr))
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSetLeanH1: the kill switch (config key lean_h1) sends the next
+// requests through http.Transport, and back; the lean pool is where its
+// connections rest, so it tells which path a request took.
+func TestSetLeanH1(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	t.Cleanup(up.Close)
+	tr := NewTransport()
+	t.Cleanup(tr.CloseIdleConnections)
+	srv := frontend(t, Options{Upstreams: []string{up.URL}, Transport: tr})
+	c := srv.Client()
+	host := strings.TrimPrefix(up.URL, "http://")
+	pool := tr.pool(defaultDialTimeout, defaultHeaderTimeout)
+	leanIdle := func() int {
+		pool.mu.Lock()
+		defer pool.mu.Unlock()
+		return len(pool.idle[host])
+	}
+	for _, step := range []struct {
+		on   bool
+		want int // lean idle connections after the request
+	}{{true, 1}, {false, 0}, {true, 1}} {
+		tr.SetLeanH1(step.on)
+		if tr.LeanH1() != step.on {
+			t.Fatalf("LeanH1() = %v after SetLeanH1(%v)", tr.LeanH1(), step.on)
+		}
+		tr.CloseIdleConnections()
+		get(t, c, "GET", srv.URL+"/")
+		if got := leanIdle(); got != step.want {
+			t.Errorf("lean_h1 %v: %d idle lean connections; want %d", step.on, got, step.want)
+		}
 	}
 }

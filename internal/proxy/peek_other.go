@@ -2,8 +2,10 @@
 
 package proxy
 
+import "syscall"
+
 // peerClosed cannot look on this platform; the lean path is off here
 // (leanSupported), so every request goes through http.Transport.
-func peerClosed(fd int) bool { return false }
+func peerClosed(syscall.RawConn) bool { return false }
 
 const leanSupported = false

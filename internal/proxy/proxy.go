@@ -18,7 +18,6 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -31,10 +30,11 @@ type Options struct {
 	// LB is the balancing policy: RoundRobin (""), LeastConn or First.
 	LB string
 
-	// Timeout is how long to wait for an upstream's response headers before
-	// answering 504. It does not limit a body that is still streaming.
+	// ResponseHeaderTimeout is how long to wait for an upstream's response
+	// headers before answering 504 (http.Transport's name; the config key is
+	// "timeout"). It does not limit a body that is still streaming.
 	// 0 means 60s.
-	Timeout time.Duration
+	ResponseHeaderTimeout time.Duration
 
 	// DialTimeout bounds connecting to one upstream; after it the next
 	// upstream is tried, and when none is left the answer is 502. 0 means 5s.
@@ -84,7 +84,7 @@ func New(opts Options) (http.Handler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	dial, header := opts.DialTimeout, opts.Timeout
+	dial, header := opts.DialTimeout, opts.ResponseHeaderTimeout
 	if dial <= 0 {
 		dial = defaultDialTimeout
 	}
@@ -154,24 +154,3 @@ var (
 	textPlain = []string{"text/plain; charset=utf-8"}
 	nosniff   = []string{"nosniff"}
 )
-
-// bufSize is the copy buffer size ReverseProxy would allocate per request.
-const bufSize = 32 << 10
-
-// bufferPool implements httputil.BufferPool over a Transport's buffers. The
-// pool holds array pointers, which go in and out of a sync.Pool without
-// allocating.
-type bufferPool struct{ p *sync.Pool }
-
-func (bp bufferPool) Get() []byte {
-	if b, ok := bp.p.Get().(*[bufSize]byte); ok {
-		return b[:]
-	}
-	return make([]byte, bufSize)
-}
-
-func (bp bufferPool) Put(b []byte) {
-	if cap(b) == bufSize {
-		bp.p.Put((*[bufSize]byte)(b[:bufSize]))
-	}
-}

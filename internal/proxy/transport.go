@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -53,8 +54,8 @@ type Transport struct {
 	writeBufs sync.Pool
 	readers   sync.Pool
 
-	// noLean sends every request through http.Transport (tests, benchmarks).
-	noLean bool
+	// noLean sends every request through http.Transport (SetLeanH1).
+	noLean atomic.Bool
 	// idleTimeout closes keep-alive connections unused for this long.
 	idleTimeout time.Duration
 	// sweepInterval is how often idle connections are checked for having
@@ -66,7 +67,8 @@ type timeouts struct{ dial, header time.Duration }
 
 var _ http.RoundTripper = (*Transport)(nil)
 
-// NewTransport returns a Transport with no pools yet; they are made on first use.
+// NewTransport returns a Transport with no pools yet; they are made on
+// first use. The lean HTTP/1.1 client is on; see SetLeanH1.
 func NewTransport() *Transport {
 	return &Transport{
 		pools:         make(map[timeouts]*h1Pool),
@@ -82,6 +84,16 @@ func NewTransport() *Transport {
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.pool(defaultDialTimeout, defaultHeaderTimeout).RoundTrip(req)
 }
+
+// SetLeanH1 turns the lean HTTP/1.1 client (h1.go) on or off for every
+// route's next requests; off, every request goes through net/http's
+// http.Transport. It is the operator's way out (config key lean_h1) should
+// the lean client misbehave with some upstream. Connections the lean
+// client pooled are closed when their idle time is up.
+func (t *Transport) SetLeanH1(on bool) { t.noLean.Store(!on) }
+
+// LeanH1 reports whether the lean HTTP/1.1 client is on.
+func (t *Transport) LeanH1() bool { return !t.noLean.Load() }
 
 // CloseIdleConnections closes the idle connections of every pool.
 func (t *Transport) CloseIdleConnections() {
@@ -136,7 +148,7 @@ func (t *Transport) pool(dial, header time.Duration) *h1Pool {
 		ReadBufferSize:        ioBufferSize,
 		WriteBufferSize:       ioBufferSize,
 	}
-	hp := newH1Pool(t, d, header, p, !t.noLean)
+	hp := newH1Pool(t, d, header, p)
 	t.pools[key] = hp
 	return hp
 }

@@ -57,10 +57,12 @@ func (s *Server) openLocked(cfg *config.Config) (map[Role]*boundListener, error)
 	return opened, nil
 }
 
-// switchLocked starts serving the opened listeners, then closes listeners
-// whose address went away or changed. Connections on a closed listener
-// finish normally. s.reloadMu must be held (or s not yet shared).
+// switchLocked puts cfg's process-wide switches in force, starts serving
+// the opened listeners, then closes listeners whose address went away or
+// changed. Connections on a closed listener finish normally. s.reloadMu
+// must be held (or s not yet shared).
 func (s *Server) switchLocked(cfg *config.Config, opened map[Role]*boundListener) {
+	s.transport.SetLeanH1(*cfg.LeanH1)
 	for role, b := range opened {
 		if old := s.bound[role]; old != nil {
 			s.closeBound(role, old)

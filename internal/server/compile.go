@@ -205,15 +205,15 @@ func (s *Server) compileAction(rc config.Route, trusted []netip.Prefix) (http.Ha
 			strip = rc.Path
 		}
 		return proxy.New(proxy.Options{
-			Upstreams:      rc.To,
-			LB:             rc.LB,
-			Timeout:        time.Duration(rc.Timeout),
-			DialTimeout:    time.Duration(rc.DialTimeout),
-			StripPrefix:    strip,
-			TrustedProxies: trusted,
-			Transport:      s.transport,
-			Name:           rc.Path,
-			Logger:         s.logger.With("component", "proxy"),
+			Upstreams:             rc.To,
+			LB:                    rc.LB,
+			ResponseHeaderTimeout: time.Duration(rc.Timeout),
+			DialTimeout:           time.Duration(rc.DialTimeout),
+			StripPrefix:           strip,
+			TrustedProxies:        trusted,
+			Transport:             s.transport,
+			Name:                  rc.Path,
+			Logger:                s.logger.With("component", "proxy"),
 		})
 	}
 }

@@ -123,6 +123,24 @@ func TestHostAndSNI(t *testing.T) {
 	}
 }
 
+// TestLeanH1FollowsConfig: lean_h1 (default true) reaches the shared
+// upstream transport at start and on every reload.
+func TestLeanH1FollowsConfig(t *testing.T) {
+	ts := startServer(t, twoSites)
+	for _, step := range []struct {
+		yaml string
+		want bool
+	}{{"", true}, {"lean_h1: false\n", false}, {"lean_h1: true\n", true}, {"lean_h1: false\n", false}, {"", true}} {
+		ts.setConfig(step.yaml + twoSites)
+		if err := ts.Reload(context.Background()); err != nil {
+			t.Fatalf("Reload with %q: %v", step.yaml, err)
+		}
+		if got := ts.transport.LeanH1(); got != step.want {
+			t.Errorf("config %q: lean client on = %v; want %v", step.yaml, got, step.want)
+		}
+	}
+}
+
 func TestReloadFailureKeepsServing(t *testing.T) {
 	ts := startServer(t, twoSites)
 	addr := ts.Addr("https")
