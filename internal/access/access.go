@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/tlsgate/tlsgate/internal/accesslog"
+
+	"github.com/tlsgate/tlsgate/internal/answer"
 )
 
 // HeaderUser carries the authenticated user name to the upstream. The
@@ -43,11 +45,7 @@ func IsPreflight(r *http.Request) bool {
 // writeError answers with a short plain-text body of our own; never a Go
 // error string.
 func writeError(w http.ResponseWriter, code int, msg string) {
-	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(code)
-	_, _ = w.Write([]byte(msg + "\n"))
+	answer.Text(w, code, []byte(msg+"\n"))
 }
 
 // clock is time.Now, replaceable in tests.

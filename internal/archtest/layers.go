@@ -27,6 +27,8 @@ var layers = map[string]int{
 	"internal/truststore": 0,
 	"internal/dns":        0,
 	"internal/zapslog":    0,
+	"internal/urlpath":    0,
+	"internal/answer":     0,
 }
 
 // unlistedMax is the highest layer a package not in layers may import: one

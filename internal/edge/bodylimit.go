@@ -7,6 +7,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/tlsgate/tlsgate/internal/answer"
 )
 
 // BodyLimit bounds request bodies before h sees them. A Content-Length over
@@ -23,7 +25,7 @@ func BodyLimit(h http.Handler, max int64, readTimeout time.Duration) http.Handle
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if max > 0 && r.ContentLength > max {
 			r.Close = true // do not read the rest of an upload nobody wants
-			plainError(w, http.StatusRequestEntityTooLarge, tooLargeBody)
+			answer.Text(w, http.StatusRequestEntityTooLarge, tooLargeBody)
 			return
 		}
 		if r.Body == nil || r.Body == http.NoBody {
@@ -132,7 +134,7 @@ func (w *limitWriter) WriteHeader(code int) {
 		if failed == http.StatusRequestTimeout {
 			body = timeoutBody
 		}
-		plainError(w.ResponseWriter, failed, body)
+		answer.Text(w.ResponseWriter, failed, body)
 		return
 	}
 	w.ResponseWriter.WriteHeader(code)
@@ -150,12 +152,3 @@ func (w *limitWriter) Write(p []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach Flush and deadlines.
 func (w *limitWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// plainError writes a short text/plain answer.
-func plainError(w http.ResponseWriter, status int, body []byte) {
-	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	w.Write(body)
-}

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/tlsgate/tlsgate/internal/answer"
 )
 
 // redirect is the handler RedirectHTTPS returns.
@@ -34,11 +36,7 @@ var badHostBody = []byte("400 Bad Request: missing or invalid Host header\n")
 func (rd *redirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	host, ok := redirectHost(r.Host)
 	if !ok {
-		h := w.Header()
-		h["Content-Type"] = textPlain
-		h["X-Content-Type-Options"] = nosniff
-		w.WriteHeader(http.StatusBadRequest)
-		w.Write(badHostBody)
+		answer.Text(w, http.StatusBadRequest, badHostBody)
 		return
 	}
 	p := r.URL.EscapedPath()
@@ -106,5 +104,4 @@ func isIPv6Char(c byte) bool {
 // Shared read-only header values; see their use. They must never be modified.
 var (
 	textPlain = []string{"text/plain; charset=utf-8"}
-	nosniff   = []string{"nosniff"}
 )

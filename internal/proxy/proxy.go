@@ -19,6 +19,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/tlsgate/tlsgate/internal/answer"
 )
 
 // Options configure one proxy route.
@@ -143,14 +145,5 @@ func (h *handler) serveError(w http.ResponseWriter, r *http.Request, err error) 
 		return
 	}
 	h.log.Warn("upstream request failed", "route", h.name, "upstream", upstream, "status", status, "error", err)
-	hd := w.Header()
-	hd["Content-Type"] = textPlain
-	hd["X-Content-Type-Options"] = nosniff
-	w.WriteHeader(status)
-	w.Write(body)
+	answer.Text(w, status, body)
 }
-
-var (
-	textPlain = []string{"text/plain; charset=utf-8"}
-	nosniff   = []string{"nosniff"}
-)

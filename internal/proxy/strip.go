@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/tlsgate/tlsgate/internal/urlpath"
 )
 
 // segment is one path segment as the client wrote it (raw, still escaped),
@@ -17,7 +19,7 @@ type segment struct{ sep, raw string }
 // stripped), with its escaping kept: "/api/a%2Fb" becomes "/a%2Fb". A path
 // that does not start with prefix is sent unchanged.
 func stripPrefix(r *http.Request, prefix string) {
-	if r.URL.RawPath == "" && plainClean(r.URL.Path) {
+	if r.URL.RawPath == "" && urlpath.IsClean(r.URL.Path) {
 		// The common case, without allocating: nothing to clean or decode.
 		if rest, ok := strings.CutPrefix(r.URL.Path, prefix); ok && (rest == "" || rest[0] == '/') {
 			if rest == "" {
@@ -130,25 +132,4 @@ func unescape(raw string) string {
 		return raw
 	}
 	return s
-}
-
-// plainClean reports whether p is already clean: it starts with "/" and has
-// no empty, "." or ".." segment.
-func plainClean(p string) bool {
-	if p == "" || p[0] != '/' {
-		return false
-	}
-	for i := 0; i < len(p); i++ {
-		if p[i] != '/' {
-			continue
-		}
-		rest := p[i+1:]
-		switch {
-		case strings.HasPrefix(rest, "/"),
-			rest == ".", strings.HasPrefix(rest, "./"),
-			rest == "..", strings.HasPrefix(rest, "../"):
-			return false
-		}
-	}
-	return true
 }

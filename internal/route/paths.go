@@ -3,9 +3,11 @@ package route
 import (
 	"cmp"
 	"net/http"
-	"path"
 	"slices"
 	"strings"
+
+	"github.com/tlsgate/tlsgate/internal/answer"
+	"github.com/tlsgate/tlsgate/internal/urlpath"
 )
 
 // Route is one entry of a path table: requests whose path starts with
@@ -49,7 +51,7 @@ func (p *paths) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *paths) match(reqPath string) http.Handler {
-	reqPath = cleanPath(reqPath)
+	reqPath = urlpath.Clean(reqPath)
 	for i := range p.routes {
 		pre := p.routes[i].Prefix
 		if strings.HasPrefix(reqPath, pre) ||
@@ -60,51 +62,10 @@ func (p *paths) match(reqPath string) http.Handler {
 	return nil
 }
 
-// cleanPath returns p as path.Clean would, but without allocating when p is
-// already clean (the common case). A trailing slash is kept.
-func cleanPath(p string) string {
-	if isClean(p) {
-		return p
-	}
-	c := path.Clean("/" + p)
-	if strings.HasSuffix(p, "/") && c != "/" {
-		c += "/"
-	}
-	return c
-}
-
-func isClean(p string) bool {
-	if p == "" || p[0] != '/' {
-		return false
-	}
-	for i := 0; i < len(p); i++ {
-		if p[i] != '/' {
-			continue
-		}
-		rest := p[i+1:]
-		switch {
-		case strings.HasPrefix(rest, "/"),
-			rest == ".", strings.HasPrefix(rest, "./"),
-			rest == "..", strings.HasPrefix(rest, "../"):
-			return false
-		}
-	}
-	return true
-}
-
 var notFoundBody = []byte("404 page not found\n")
 
 func notFound(w http.ResponseWriter) {
-	plainError(w, http.StatusNotFound, notFoundBody)
-}
-
-// plainError writes a short text/plain answer.
-func plainError(w http.ResponseWriter, status int, body []byte) {
-	h := w.Header()
-	h["Content-Type"] = textPlain
-	h["X-Content-Type-Options"] = nosniff
-	w.WriteHeader(status)
-	w.Write(body)
+	answer.Text(w, http.StatusNotFound, notFoundBody)
 }
 
 // Shared read-only header values: assigning them avoids a slice per answer.

@@ -5,7 +5,9 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/tlsgate/tlsgate/internal/answer"
 	"github.com/tlsgate/tlsgate/internal/config"
+	"github.com/tlsgate/tlsgate/internal/urlpath"
 )
 
 // Redirect answers every request with status and a Location built from
@@ -16,7 +18,7 @@ func Redirect(parts []config.RedirectPart, status int, prefix string) http.Handl
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		loc, ok := expandRedirect(parts, r, prefix)
 		if !ok {
-			plainError(w, http.StatusBadRequest, badRequestBody)
+			answer.Text(w, http.StatusBadRequest, badRequestBody)
 			return
 		}
 		w.Header().Set("Location", loc)
@@ -46,7 +48,7 @@ func expandRedirect(parts []config.RedirectPart, r *http.Request, prefix string)
 			}
 			b.WriteString(r.Host)
 		case config.PlaceholderPath:
-			p := strings.TrimPrefix(cleanPath(r.URL.Path), strings.TrimSuffix(prefix, "/"))
+			p := strings.TrimPrefix(urlpath.Clean(r.URL.Path), strings.TrimSuffix(prefix, "/"))
 			p = strings.TrimPrefix(p, "/")
 			b.WriteString((&url.URL{Path: p}).EscapedPath())
 		case config.PlaceholderURI:

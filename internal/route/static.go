@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/tlsgate/tlsgate/internal/answer"
 )
 
 // static is the handler Static returns.
@@ -54,7 +56,7 @@ var (
 func (s *static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		plainError(w, http.StatusMethodNotAllowed, methodBody)
+		answer.Text(w, http.StatusMethodNotAllowed, methodBody)
 		return
 	}
 	name := path.Clean("/" + r.URL.Path)
@@ -161,7 +163,7 @@ func listing(w http.ResponseWriter, entries []os.DirEntry) {
 // symlink) is 404.
 func (s *static) fail(w http.ResponseWriter, err error) {
 	if errors.Is(err, fs.ErrPermission) {
-		plainError(w, http.StatusForbidden, forbiddenBody)
+		answer.Text(w, http.StatusForbidden, forbiddenBody)
 		return
 	}
 	notFound(w)
