@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -229,7 +228,7 @@ func TestAccessLogCombinedAndReopen(t *testing.T) {
 	if err := os.Rename(logPath, logPath+".1"); err != nil {
 		t.Fatal(err)
 	}
-	inst.Proc.Signal(t, syscall.SIGUSR1)
+	inst.Proc.Signal(t, sigUSR1)
 	sent := before
 	for ; sent < 5000; sent++ {
 		if _, err := os.Stat(logPath); err == nil {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -75,12 +74,12 @@ func (inst *instance) mustLog(t *testing.T, s string, d time.Duration) {
 // cleanup resumes it too, so it can be stopped.
 func pause(t *testing.T, p *testenv.Proc) (resume func()) {
 	t.Helper()
-	p.Signal(t, syscall.SIGSTOP)
+	p.Signal(t, sigSTOP)
 	resumed := false
 	resume = func() {
 		if !resumed && !p.Exited() {
 			resumed = true
-			_ = p.Cmd.Process.Signal(syscall.SIGCONT)
+			_ = p.Cmd.Process.Signal(sigCONT)
 		}
 	}
 	t.Cleanup(resume)

@@ -77,10 +77,7 @@ func (p *appProxy) waitServing(t *testing.T) {
 func requireGone(t *testing.T, pid int) {
 	t.Helper()
 	eventually(t, 5*time.Second, fmt.Sprintf("app PID %d is gone", pid), func() error {
-		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
-			return fmt.Errorf("kill -0 %d: %v", pid, err)
-		}
-		return nil
+		return processGone(pid)
 	})
 }
 

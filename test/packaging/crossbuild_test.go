@@ -32,8 +32,9 @@ func repoRoot(t *testing.T) string {
 }
 
 // TestCrossBuild builds cmd/tlsgate for every release target the way
-// package.sh does (static, trimmed), so platform code that breaks one OS is
-// caught on this Linux machine.
+// package.sh does (static, trimmed) and vets every package, tests included,
+// for it, so platform code that breaks one OS is caught on this Linux
+// machine.
 func TestCrossBuild(t *testing.T) {
 	if testing.Short() {
 		t.Skip("cross-builds take a while; skipped with -short")
@@ -46,6 +47,10 @@ func TestCrossBuild(t *testing.T) {
 			r := testenv.Run(t, 10*time.Minute, root, env, "go", "build", "-trimpath", "-o", out, "./cmd/tlsgate")
 			if r.Code != 0 {
 				t.Fatalf("go build for %s/%s (host %s/%s): %s", tg.goos, tg.goarch, runtime.GOOS, runtime.GOARCH, r)
+			}
+			// vet type-checks the test files too, which go build skips.
+			if r := testenv.Run(t, 10*time.Minute, root, env, "go", "vet", "./..."); r.Code != 0 {
+				t.Fatalf("go vet ./... for %s/%s: %s", tg.goos, tg.goarch, r)
 			}
 		})
 	}
