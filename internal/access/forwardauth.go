@@ -23,7 +23,9 @@ type ForwardAuthOptions struct {
 	TrustedProxies []netip.Prefix
 	// PassPreflight lets CORS preflights through unasked (see BasicAuthOptions).
 	PassPreflight bool
-	// Transport talks to the auth service; nil means a new http.Transport.
+	// Transport talks to the auth service; nil means a new one from
+	// NewAuthTransport. Its owner closes its idle connections when the
+	// handler is retired (ForwardAuth does not know when that is).
 	Transport http.RoundTripper
 	Logger    *slog.Logger
 }
@@ -33,6 +35,13 @@ const maxAuthBody = 1 << 20
 
 // hopHeaders are connection-level headers never forwarded either way.
 var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Te", "Trailer", "Upgrade", "Content-Length"}
+
+// NewAuthTransport is a transport for talking to auth services: no proxy
+// from the environment (the service is local or named exactly), a few
+// kept-alive connections per service.
+func NewAuthTransport() *http.Transport {
+	return &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16, IdleConnTimeout: 90 * time.Second}
+}
 
 // ForwardAuth returns next behind an auth service, as Traefik's forwardAuth
 // and nginx's auth_request do: each request is first sent to URL with the
@@ -44,7 +53,7 @@ var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Trans
 // closed.
 func ForwardAuth(next http.Handler, o ForwardAuthOptions) http.Handler {
 	if o.Transport == nil {
-		o.Transport = &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16, IdleConnTimeout: 90 * time.Second}
+		o.Transport = NewAuthTransport()
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

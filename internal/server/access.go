@@ -58,6 +58,7 @@ func (s *Server) compileAccess(cfg *config.Config, i, j int, h http.Handler, tru
 			Timeout:        time.Duration(f.Timeout),
 			TrustedProxies: trusted,
 			PassPreflight:  preflight,
+			Transport:      s.authTransport,
 			Logger:         s.logger.With("component", "forward_auth"),
 		})
 	}

@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tlsgate/tlsgate/internal/access"
 	"github.com/tlsgate/tlsgate/internal/accesslog"
 	"github.com/tlsgate/tlsgate/internal/admin"
 	"github.com/tlsgate/tlsgate/internal/certs"
@@ -67,6 +68,12 @@ type Server struct {
 	// alog is the access log writer (nil when off) and request metrics;
 	// its output is read at start, like limits.
 	alog *accesslog.Sink
+
+	// authTransport carries every forward_auth request; its idle
+	// connections are closed when a reload retires a Runtime (an auth
+	// service the new config no longer names must not keep sockets open)
+	// and at shutdown.
+	authTransport *http.Transport
 
 	// rt is the compiled config in service. Only reload replaces it,
 	// holding reloadMu; requests and handshakes load it once and keep it.
@@ -134,6 +141,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		bound:     make(map[Role]*boundListener),
 		serveErr:  make(chan error, 3),
 		alog:      newAccessSink(cfg),
+
+		authTransport: access.NewAuthTransport(),
 	}
 	// Bind before compiling: ACME challenges for new names may start at
 	// once, and CertMagic answers them only through listeners that exist.
@@ -271,6 +280,7 @@ func (s *Server) shutdown() error {
 	wg.Wait()
 	s.serving.Wait()
 	s.transport.CloseIdleConnections()
+	s.authTransport.CloseIdleConnections()
 	s.certs.Stop()
 	s.store.Close()
 	s.closeAccessLog()
@@ -329,6 +339,9 @@ func (s *Server) reload(ctx context.Context) error {
 		return err
 	}
 	s.rt.Store(rt)
+	// The old Runtime is retired: drop its idle auth-service connections
+	// (requests still running on it finish; the new one dials afresh).
+	s.authTransport.CloseIdleConnections()
 	s.switchLocked(cfg, opened)
 	s.logger.Info("config reloaded", "sites", len(rt.sites))
 	return nil
