@@ -41,15 +41,21 @@ def pep440(describe):
     if dirty:
         d = d[: -len("-dirty")]
     local = []
+    # An untagged describe is an abbreviated hash (7+ hex digits, no dot);
+    # test it first: a hash such as 0294b61 also reads as the beta 294b61.
     m = re.fullmatch(r"v?(\d+(?:\.\d+)*)(?:[-.]?((?:a|b|rc)\d+))?(?:-(\d+)-g([0-9a-f]+))?", d)
-    if m:
-        public = m.group(1) + (m.group(2) or "")
+    if re.fullmatch(r"[0-9a-f]{7,40}", d):
+        public = "0.0.0"
+        local.append("g" + d)
+    elif m:
+        # PEP 440's normal form drops leading zeros (v1.02 is 1.2).
+        public = ".".join(str(int(n)) for n in m.group(1).split("."))
+        if m.group(2):
+            pre = re.fullmatch(r"(a|b|rc)(\d+)", m.group(2))
+            public += pre.group(1) + str(int(pre.group(2)))
         if m.group(3):
             public += ".post" + m.group(3)
             local.append("g" + m.group(4))
-    elif re.fullmatch(r"[0-9a-f]{4,40}", d):
-        public = "0.0.0"
-        local.append("g" + d)
     else:
         public = "0.0.0"
         local.append(re.sub(r"[^A-Za-z0-9]+", ".", d).strip(".") or "unknown")
