@@ -37,6 +37,8 @@ const (
 	defaultMaxBodyBytes      = 100 << 20
 	defaultCompressMinLength = 512
 	defaultBodyReadTimeout   = 60 * time.Second
+	defaultMaxConnections    = 10000
+	defaultMaxStreams        = 250
 	defaultRealm             = "restricted"
 	defaultForwardTimeout    = 5 * time.Second
 	defaultRatePer           = time.Second
@@ -191,6 +193,12 @@ func (c *Config) WithDefaultsFrom(env DefaultsEnv) *Config {
 	if d.LeanH1 == nil {
 		v := defaultLeanH1
 		d.LeanH1 = &v
+	}
+	if d.Limits.MaxConnections == 0 {
+		d.Limits.MaxConnections = defaultMaxConnections
+	}
+	if d.Limits.MaxConcurrentStreams == 0 {
+		d.Limits.MaxConcurrentStreams = defaultMaxStreams
 	}
 	setString(&d.ACME.Directory, defaultACMEDirectory)
 	if len(d.ACME.Challenges) == 0 {

@@ -73,6 +73,19 @@ type Config struct {
 type Listen struct {
 	HTTP  *string `yaml:"http"`
 	HTTPS *string `yaml:"https"`
+	// ProxyProtocol, when set, reads PROXY protocol v1/v2 headers on both
+	// listeners from the peers it trusts; nil means no peer may send one.
+	ProxyProtocol *ProxyProtocol `yaml:"proxy_protocol"`
+}
+
+// ProxyProtocol configures PROXY protocol headers in front of HTTP and TLS.
+// A trusted peer must send a header (HAProxy's accept-proxy); the address
+// in it is the client address everywhere. From any other peer a header is
+// not read: its bytes are the start of the request, which then fails.
+type ProxyProtocol struct {
+	// Trusted are CIDRs (or bare IPs) of the load balancers that send
+	// PROXY headers. Required.
+	Trusted []string `yaml:"trusted"`
 }
 
 // Limits bound what one client may send.
@@ -91,6 +104,13 @@ type Limits struct {
 	// BodyReadTimeout is the longest gap between two reads of a request
 	// body; then 408 and the upstream request is cancelled. Zero means 60s.
 	BodyReadTimeout Duration `yaml:"body_read_timeout"`
+	// MaxConnections bounds the connections each listener has open; past
+	// it new connections wait in the kernel's listen backlog, unaccepted,
+	// until one closes. Zero means 10000.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxConcurrentStreams bounds the HTTP/2 streams of one connection, as
+	// the SETTINGS frame tells the client. Zero means 250.
+	MaxConcurrentStreams int `yaml:"max_concurrent_streams"`
 }
 
 // ACME configures certificate issuance from an ACME CA.

@@ -83,13 +83,18 @@ func (v *validator) top() {
 			}
 		}
 	}
-	for i, p := range c.TrustedProxies {
-		if _, err := netip.ParsePrefix(p); err == nil {
-			continue
+	v.prefixes("trusted_proxies", c.TrustedProxies)
+	if pp := c.Listen.ProxyProtocol; pp != nil {
+		if len(pp.Trusted) == 0 {
+			v.errf("listen.proxy_protocol.trusted", "no peers; list the load balancers that send PROXY headers, e.g. [10.0.0.0/8], or remove proxy_protocol")
 		}
-		if _, err := netip.ParseAddr(p); err != nil {
-			v.errf(fmt.Sprintf("trusted_proxies[%d]", i), "%q is not an IP address or CIDR; write e.g. 10.0.0.0/8 or 192.0.2.7", p)
-		}
+		v.prefixes("listen.proxy_protocol.trusted", pp.Trusted)
+	}
+	if c.Limits.MaxConnections < 0 {
+		v.errf("limits.max_connections", "must not be negative; write a count such as 10000")
+	}
+	if n := c.Limits.MaxConcurrentStreams; n < 0 || n > 1<<31-1 {
+		v.errf("limits.max_concurrent_streams", "must be between 1 and 2147483647; write e.g. 250")
 	}
 	if c.Email != "" {
 		if a, err := mail.ParseAddress(c.Email); err != nil || a.Address != c.Email || !strings.Contains(c.Email, "@") {
@@ -101,6 +106,18 @@ func (v *validator) top() {
 	}
 	if c.DefaultSNI != "" && !v.served(c.DefaultSNI) {
 		v.errf("default_sni", "%q is not a host of any site; use one of the names under sites[].hosts", c.DefaultSNI)
+	}
+}
+
+// prefixes checks a list of CIDRs or bare IPs.
+func (v *validator) prefixes(key string, list []string) {
+	for i, p := range list {
+		if _, err := netip.ParsePrefix(p); err == nil {
+			continue
+		}
+		if _, err := netip.ParseAddr(p); err != nil {
+			v.errf(fmt.Sprintf("%s[%d]", key, i), "%q is not an IP address or CIDR; write e.g. 10.0.0.0/8 or 192.0.2.7", p)
+		}
 	}
 }
 

@@ -52,9 +52,20 @@ func (s *Server) openLocked(cfg *config.Config) (map[Role]*boundListener, error)
 			}
 			return nil, err
 		}
+		if role != RoleAdmin {
+			ln = s.clientListener(role, ln)
+		}
 		opened[role] = &boundListener{addr: addr, ln: ln}
 	}
 	return opened, nil
+}
+
+// clientListener wraps a client-facing listener: at most max_connections
+// open (limits are read at start), then PROXY protocol headers from trusted
+// peers.
+func (s *Server) clientListener(role Role, ln net.Listener) net.Listener {
+	ln = newLimitListener(ln, s.limits.MaxConnections, s.capStats[role])
+	return s.proxyProtoListener(ln, time.Duration(s.limits.ReadHeaderTimeout))
 }
 
 // switchLocked puts cfg's process-wide switches in force, starts serving

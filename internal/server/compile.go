@@ -24,9 +24,15 @@ import (
 // certificate manager for every site's certificate, so a Runtime that
 // compiles can serve at once.
 func (s *Server) compile(ctx context.Context, cfg *config.Config) (*Runtime, error) {
-	trusted, err := parsePrefixes(cfg.TrustedProxies)
+	trusted, err := parsePrefixes("trusted_proxies", cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
+	}
+	var proxyTrusted []netip.Prefix
+	if pp := cfg.Listen.ProxyProtocol; pp != nil {
+		if proxyTrusted, err = parsePrefixes("listen.proxy_protocol.trusted", pp.Trusted); err != nil {
+			return nil, err
+		}
 	}
 	tlsSites := make([]certs.SiteTLS, len(cfg.Sites))
 	for i, sc := range cfg.Sites {
@@ -41,7 +47,7 @@ func (s *Server) compile(ctx context.Context, cfg *config.Config) (*Runtime, err
 	if err != nil {
 		return nil, err
 	}
-	rt := &Runtime{cfg: cfg, byIP: make(map[netip.Addr]*site), log: mw}
+	rt := &Runtime{cfg: cfg, byIP: make(map[netip.Addr]*site), log: mw, proxyTrusted: proxyTrusted}
 	byHost := make(map[string]*site)
 	for i, sc := range cfg.Sites {
 		handler, err := s.compileRoutes(cfg, i, trusted)
@@ -262,7 +268,7 @@ func (s *Server) redirectHandler(cfg *config.Config, hosts *route.Hosts[*site]) 
 	})
 }
 
-func parsePrefixes(list []string) ([]netip.Prefix, error) {
+func parsePrefixes(key string, list []string) ([]netip.Prefix, error) {
 	out := make([]netip.Prefix, 0, len(list))
 	for _, s := range list {
 		if p, err := netip.ParsePrefix(s); err == nil {
@@ -271,7 +277,7 @@ func parsePrefixes(list []string) ([]netip.Prefix, error) {
 		}
 		a, err := netip.ParseAddr(s)
 		if err != nil {
-			return nil, fmt.Errorf("trusted_proxies: %q is not an IP address or CIDR", s)
+			return nil, fmt.Errorf("%s: %q is not an IP address or CIDR", key, s)
 		}
 		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
 	}

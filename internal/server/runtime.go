@@ -32,6 +32,9 @@ type Runtime struct {
 	redirect http.Handler
 	// log writes access log lines and request metrics.
 	log *accesslog.Middleware
+	// proxyTrusted are the peers that must send PROXY protocol headers
+	// (listen.proxy_protocol.trusted); empty means none may.
+	proxyTrusted []netip.Prefix
 }
 
 // site is one compiled site.

@@ -68,6 +68,10 @@ type Server struct {
 	// alog is the access log writer (nil when off) and request metrics;
 	// its output is read at start, like limits.
 	alog *accesslog.Sink
+	// limits are cfg.Limits as read at start; reloads do not change them.
+	limits config.Limits
+	// capStats count time at max_connections, per client listener role.
+	capStats map[Role]*capStats
 
 	// authTransport carries every forward_auth request; its idle
 	// connections are closed when a reload retires a Runtime (an auth
@@ -141,6 +145,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		bound:     make(map[Role]*boundListener),
 		serveErr:  make(chan error, 3),
 		alog:      newAccessSink(cfg),
+		limits:    cfg.Limits,
+		capStats:  map[Role]*capStats{RoleHTTPS: {}, RoleHTTP: {}},
 
 		authTransport: access.NewAuthTransport(),
 	}
@@ -184,6 +190,7 @@ func (s *Server) newHTTPServers(cfg *config.Config) {
 		MaxHeaderBytes:    int(limits.MaxHeaderBytes),
 		ReadHeaderTimeout: time.Duration(limits.ReadHeaderTimeout),
 		IdleTimeout:       time.Duration(limits.IdleTimeout),
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: limits.MaxConcurrentStreams},
 		// TLS handshake errors (scanners, clients that reject our
 		// certificate) are routine: debug level.
 		ErrorLog:  errorLog,
@@ -200,7 +207,7 @@ func (s *Server) newHTTPServers(cfg *config.Config) {
 		ConnState:         s.connState("http"),
 	}
 	s.admin = &http.Server{
-		Handler:           admin.Handler(s, s.opts.Version, s.alog.Metrics.Collectors()...),
+		Handler:           admin.Handler(s, s.opts.Version, append(s.alog.Metrics.Collectors(), newCapCollector(s.capStats))...),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          errorLog,
 	}
