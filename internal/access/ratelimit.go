@@ -2,6 +2,7 @@ package access
 
 import (
 	"container/list"
+	"fmt"
 	"hash/maphash"
 	"math"
 	"net/http"
@@ -43,9 +44,15 @@ type RateLimitOptions struct {
 	now     clock
 }
 
+// policyName names tlsgate's quota policy in the RateLimit fields.
+const policyName = `"tlsgate"`
+
 // RateLimit returns next behind a token bucket per key. Over the limit the
 // answer is 429 with Retry-After (whole seconds until a token is back).
-// Counts are per tlsgate instance.
+// Counts are per tlsgate instance. Every answer carries the RateLimit and
+// RateLimit-Policy fields of draft-ietf-httpapi-ratelimit-headers (-10):
+// the policy is the bucket, q=burst requests per w=the seconds an empty
+// bucket takes to fill (so q/w is the long-run rate too).
 func RateLimit(next http.Handler, o RateLimitOptions) http.Handler {
 	if o.MaxKeys <= 0 {
 		o.MaxKeys = DefaultMaxKeys
@@ -56,6 +63,7 @@ func RateLimit(next http.Handler, o RateLimitOptions) http.Handler {
 	rl := &rateLimiter{next: next, o: o, seed: maphash.MakeSeed()}
 	rl.rate = float64(o.Requests) / o.Per.Seconds()
 	rl.burst = float64(max(o.Burst, 1))
+	rl.policy = fmt.Sprintf("%s;q=%d;w=%d", policyName, int(rl.burst), max(1, ceilSeconds(time.Duration(rl.burst/rl.rate*float64(time.Second)))))
 	per := max(1, o.MaxKeys/rateShards)
 	for i := range rl.shards {
 		rl.shards[i] = &rateShard{max: per, keys: make(map[string]*list.Element), lru: list.New()}
@@ -68,6 +76,7 @@ type rateLimiter struct {
 	o      RateLimitOptions
 	rate   float64 // tokens per second
 	burst  float64
+	policy string // the RateLimit-Policy value
 	seed   maphash.Seed
 	shards [rateShards]*rateShard
 }
@@ -87,14 +96,22 @@ type bucket struct {
 
 func (rl *rateLimiter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key := rl.key(r)
-	wait, ok := rl.take(key)
+	tokens, wait, ok := rl.take(key)
+	h := w.Header()
+	h.Set("RateLimit-Policy", rl.policy)
+	// r: whole requests left now; t: seconds until the bucket is full
+	// again (the draft's "reset" of a quota).
+	full := time.Duration((rl.burst - tokens) / rl.rate * float64(time.Second))
+	h.Set("RateLimit", fmt.Sprintf("%s;r=%d;t=%d", policyName, int(tokens), ceilSeconds(full)))
 	if !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		h.Set("Retry-After", strconv.Itoa(ceilSeconds(wait)))
 		writeError(w, http.StatusTooManyRequests, "429 Too Many Requests: slow down and retry later")
 		return
 	}
 	rl.next.ServeHTTP(w, r)
 }
+
+func ceilSeconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }
 
 // key is the bucket key of r: "h:VALUE" for the header, else "ip:ADDR"
 // with IPv6 addresses cut to their /64.
@@ -115,9 +132,9 @@ func (rl *rateLimiter) key(r *http.Request) string {
 	return "ip:" + ip.String()
 }
 
-// take spends one token of key's bucket; when none is left it returns how
-// long until one is.
-func (rl *rateLimiter) take(key string) (time.Duration, bool) {
+// take spends one token of key's bucket and returns the tokens left; when
+// none is left it returns how long until one is.
+func (rl *rateLimiter) take(key string) (float64, time.Duration, bool) {
 	sh := rl.shards[maphash.String(rl.seed, key)%rateShards]
 	now := rl.o.now()
 	sh.mu.Lock()
@@ -139,9 +156,9 @@ func (rl *rateLimiter) take(key string) (time.Duration, bool) {
 	}
 	if b.tokens >= 1 {
 		b.tokens--
-		return 0, true
+		return b.tokens, 0, true
 	}
-	return time.Duration((1 - b.tokens) / rl.rate * float64(time.Second)), false
+	return b.tokens, time.Duration((1 - b.tokens) / rl.rate * float64(time.Second)), false
 }
 
 // keys is how many buckets are held, for tests.

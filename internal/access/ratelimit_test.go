@@ -20,9 +20,24 @@ func TestRateLimit(t *testing.T) {
 		h.ServeHTTP(w, r)
 		return w
 	}
+	// The draft's fields: the bucket as the policy (20 per 200s, the time
+	// an empty bucket takes to fill), and what is left of it.
+	w := send("192.0.2.1:1")
+	if got, want := w.Header().Get("RateLimit-Policy"), `"tlsgate";q=20;w=200`; got != want {
+		t.Errorf("RateLimit-Policy %q; want %q", got, want)
+	}
+	if got, want := w.Header().Get("RateLimit"), `"tlsgate";r=19;t=10`; got != want {
+		t.Errorf("first RateLimit %q; want %q", got, want)
+	}
 	limited := 0
-	for range 30 {
-		if w := send("192.0.2.1:1"); w.Code == 429 {
+	for i := range 29 {
+		w := send("192.0.2.1:1")
+		if i == 18 { // the 20th request: the last token
+			if got, want := w.Header().Get("RateLimit"), `"tlsgate";r=0;t=200`; w.Code != 200 || got != want {
+				t.Errorf("20th request: %d, RateLimit %q; want 200, %q", w.Code, got, want)
+			}
+		}
+		if w.Code == 429 {
 			limited++
 			if got := w.Header().Get("Retry-After"); got != "10" {
 				t.Errorf("Retry-After %q; want 10", got)

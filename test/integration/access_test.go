@@ -1,10 +1,14 @@
 package integration
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
+	"math"
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -196,7 +200,9 @@ sites:
 }
 
 // TestRateLimit: 30 requests at once with burst 20 give exactly 10 × 429,
-// each with Retry-After; a route's own limit replaces the site's.
+// each with Retry-After; a route's own limit replaces the site's; after
+// the refill time requests pass again; answers carry the draft RateLimit
+// and RateLimit-Policy fields.
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
 	skipShort(t, "curl")
@@ -211,6 +217,9 @@ sites:
       - path: /api/
         respond: {body: "ok"}
         rate_limit: {requests: 100, per: 1s, burst: 100, key: "header:X-API-Key"}
+      - path: /refill/
+        respond: {body: "ok"}
+        rate_limit: {requests: 1, per: 2s, burst: 1}
 `)
 	// One curl, 30 sequential requests over one connection.
 	args := []string{"--cacert", inst.RootPath(), "-sS", "-o", "/dev/null", "-D", "-", "-w", "status=%{http_code}\n",
@@ -229,15 +238,67 @@ sites:
 	if code, out := curlAnswer(t, inst, "rl.test", "/api/x", "-H", "X-API-Key: k1"); code != 200 {
 		t.Errorf("route with its own limit: %d\n%s", code, out)
 	}
+
+	t.Run("refill", func(t *testing.T) {
+		c := inst.client(t, inst.rootPool(t), true)
+		send := func() (*http.Response, error) {
+			resp, err := c.Get(inst.url("rl.test", "/refill/"))
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			return resp, err
+		}
+		first, err := send()
+		if err != nil {
+			t.Fatal(err)
+		}
+		spent := time.Now()
+		if first.StatusCode != 200 {
+			t.Fatalf("first request: %d", first.StatusCode)
+		}
+		// One request per 2s, burst 1: the policy is 1 per 2s; none left,
+		// full again in 2s.
+		if got, want := first.Header.Get("RateLimit-Policy"), `"tlsgate";q=1;w=2`; got != want {
+			t.Errorf("RateLimit-Policy %q; want %q", got, want)
+		}
+		if got, want := first.Header.Get("RateLimit"), `"tlsgate";r=0;t=2`; got != want {
+			t.Errorf("RateLimit %q; want %q", got, want)
+		}
+		limited := 0
+		eventually(t, 10*time.Second, "a request passing again after the refill", func() error {
+			resp, err := send()
+			if err != nil {
+				return err
+			}
+			if resp.StatusCode == 429 {
+				limited++
+				if ra := resp.Header.Get("Retry-After"); ra != "1" && ra != "2" {
+					t.Fatalf("429 with Retry-After %q; want 1 or 2 (seconds to the next token)", ra)
+				}
+				return fmt.Errorf("still 429")
+			}
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d; want 200 or 429", resp.StatusCode)
+			}
+			return nil
+		})
+		// The token came back with the refill, not before: the polls in
+		// between were refused (and did not spend anything).
+		if waited := time.Since(spent); limited == 0 || waited < 1500*time.Millisecond {
+			t.Errorf("passed again after %v and %d refusals; want about 2s of 429s first", waited, limited)
+		}
+	})
 }
 
-// TestForwardAuth: an auth service (Python, started here) allows, denies
+// TestForwardAuth: an auth service (Flask, started here) allows, denies
 // with 403, and redirects to a login page; its answers pass to the client
 // as sent, copy_headers reach the backend and client-sent copies do not;
-// with the service stopped, 503.
+// the client's Authorization reaches the service; with the service
+// stopped, 503.
 func TestForwardAuth(t *testing.T) {
 	t.Parallel()
-	skipShort(t, "curl and python3")
+	requirePython(t)
 	testdata, err := filepath.Abs("testdata")
 	if err != nil {
 		t.Fatal(err)
@@ -271,6 +332,9 @@ sites:
 		if code != 200 {
 			t.Fatalf("status %d\n%s", code, out)
 		}
+		if strings.Contains(strings.ToLower(out), "x-saw-") {
+			t.Errorf("the auth service's own headers of a 2xx reached the client\n%s", out)
+		}
 		e := decodeEcho(t, out[strings.Index(out, "{"):])
 		if got := e.values("X-User"); len(got) != 1 || got[0] != "alice" {
 			t.Errorf("backend X-User %q; want [alice]", got)
@@ -280,9 +344,12 @@ sites:
 		}
 	})
 	t.Run("denied", func(t *testing.T) {
-		code, out := curlAnswer(t, inst, "fa.test", "/app", "-H", "Cookie: session=bad")
+		code, out := curlAnswer(t, inst, "fa.test", "/app", "-H", "Cookie: session=bad", "-H", "Authorization: Bearer tok")
 		if code != 403 || !strings.Contains(out, "auth says no") {
 			t.Fatalf("status %d; want the service's 403\n%s", code, out)
+		}
+		if !strings.Contains(strings.ToLower(out), "x-saw-authorization: bearer tok") {
+			t.Errorf("the client's Authorization did not reach the auth service\n%s", out)
 		}
 	})
 	t.Run("login redirect", func(t *testing.T) {
@@ -310,4 +377,127 @@ sites:
 			t.Fatalf("status %d; want 503\n%s", code, out)
 		}
 	})
+}
+
+// requirePythonModule checks that Debian's python3 can import module,
+// failing with the package to install (skipped under -short).
+func requirePythonModule(t *testing.T, module, deb string) {
+	t.Helper()
+	skipShort(t, "python3 "+module)
+	if out, err := exec.Command("/usr/bin/python3", "-c", "import "+module).CombinedOutput(); err != nil {
+		t.Fatalf("python3 cannot import %s (%v: %s); install it with: apt-get install -y %s", module, err, out, deb)
+	}
+}
+
+// TestBasicAuthRequests: Python requests, a real client, against basic
+// auth: the right password reaches the backend as the user with no
+// Authorization; a wrong password, an unknown user and no credentials get
+// 401 with the challenge. Then timing: an unknown user costs the same
+// bcrypt work as a wrong password, so over 50 tries each the median times
+// are within the same order of magnitude (a ratio, never an absolute time).
+// The tries go over one kept-alive connection from Go, whose own cost per
+// request is small beside bcrypt's: without the dummy hash an unknown user
+// answers some 50 times faster at cost 8.
+func TestBasicAuthRequests(t *testing.T) {
+	t.Parallel()
+	requirePythonModule(t, "requests", "python3-requests")
+	echo := echoBackend(t, "echo")
+	cmd := exec.Command(tlsgateBin, "hash-password", "--cost", "8")
+	cmd.Env, cmd.Stdin = childEnv, strings.NewReader("alice-pass\n")
+	hash, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("tlsgate hash-password: %v", err)
+	}
+	g := newGateConfig(t)
+	inst := startWith(t, g, fmt.Sprintf(header+`
+sites:
+  - hosts: [localhost]
+    tls: local
+    basic_auth: {realm: staging, users: {alice: "%s"}}
+    routes:
+      - path: /
+        to: ["%s"]
+`, strings.TrimSpace(string(hash)), echo))
+	url := inst.url("localhost", "/app")
+
+	t.Run("python requests", func(t *testing.T) {
+		script, err := filepath.Abs(filepath.Join("testdata", "basic_auth_client.py"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := testenv.Run(t, 60*time.Second, "", childEnv, "/usr/bin/python3", script, url, inst.RootPath(), "alice", "alice-pass")
+		if r.Code != 0 {
+			t.Fatalf("basic_auth_client.py: %s", r)
+		}
+		var cases map[string]struct {
+			Status          int    `json:"status"`
+			WWWAuthenticate string `json:"www_authenticate"`
+			Body            string `json:"body"`
+		}
+		if err := json.Unmarshal([]byte(r.Stdout), &cases); err != nil {
+			t.Fatalf("client output: %v\n%s", err, r.Stdout)
+		}
+		right := cases["right"]
+		if right.Status != 200 {
+			t.Fatalf("right password: %d %s", right.Status, right.Body)
+		}
+		e := decodeEcho(t, right.Body)
+		if u := e.values("X-Forwarded-User"); len(u) != 1 || u[0] != "alice" {
+			t.Errorf("backend X-Forwarded-User %q; want [alice]", u)
+		}
+		if a := e.get("Authorization"); a != "" {
+			t.Errorf("backend got Authorization %q; want none", a)
+		}
+		for _, name := range []string{"wrong_password", "unknown_user", "missing"} {
+			a := cases[name]
+			if a.Status != 401 || a.WWWAuthenticate != `Basic realm="staging", charset="UTF-8"` {
+				t.Errorf("%s: %d, WWW-Authenticate %q; want 401 with the staging challenge", name, a.Status, a.WWWAuthenticate)
+			}
+		}
+	})
+
+	t.Run("timing", func(t *testing.T) {
+		c := inst.client(t, inst.rootPool(t), false)
+		try := func(user, pass string) float64 {
+			t.Helper()
+			req, err := http.NewRequest("GET", url, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.SetBasicAuth(user, pass)
+			start := time.Now()
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			d := time.Since(start).Seconds()
+			if resp.StatusCode != 401 {
+				t.Fatalf("%s:%s got %d; want 401", user, pass, resp.StatusCode)
+			}
+			return d
+		}
+		try("warm", "up") // the first unknown user makes the dummy hash; a new connection
+		var known, unknown []float64
+		for i := range 50 { // interleaved, so load on the machine hits both alike
+			known = append(known, try("alice", fmt.Sprint("wrong-", i)))
+			unknown = append(unknown, try(fmt.Sprint("ghost-", i), fmt.Sprint("wrong-", i)))
+		}
+		k, u := median(known), median(unknown)
+		ratio := max(k, u) / min(k, u)
+		t.Logf("median over 50 tries: wrong password %.2fms, unknown user %.2fms (ratio %.2f)", k*1000, u*1000, ratio)
+		if ratio > 10 {
+			t.Errorf("wrong password %.2fms vs unknown user %.2fms (medians of 50): not within 10×; user names can be told apart by timing", k*1000, u*1000)
+		}
+	})
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
 }

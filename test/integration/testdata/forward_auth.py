@@ -1,42 +1,48 @@
-"""A tiny forward-auth service for TestForwardAuth (stdlib only).
+"""A small forward-auth service in Flask for TestForwardAuth, the kind of
+thing an operator writes before reaching for oauth2-proxy.
+
+Usage: python3 forward_auth.py PORT
 
 GET /ready answers 200. Anything else decides from the request tlsgate
 sends: a Cookie "session=good" is allowed (200 with X-User and X-Email),
-"session=bad" gets 403, no cookie gets a 302 to a login page. The
-X-Forwarded-* headers it saw are echoed back as X-Saw-* on every answer.
+"session=bad" gets 403, no cookie gets a 302 to a login page carrying the
+original URI. The X-Forwarded-* headers it saw are echoed back as X-Saw-*
+on every answer, and whether a client's Authorization reached it as
+X-Saw-Authorization.
 """
 import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from flask import Flask, Response, request
+from werkzeug.serving import run_simple
+
+app = Flask(__name__)
+METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 
 
-class Auth(BaseHTTPRequestHandler):
-    def handle_any(self):
-        if self.path == "/ready":
-            self.send_response(200)
-            self.end_headers()
-            return
-        cookie = self.headers.get("Cookie", "")
-        saw = {k: self.headers.get("X-Forwarded-" + k, "") for k in ("Method", "Proto", "Host", "Uri", "For")}
-        if "session=good" in cookie:
-            self.send_response(200)
-            self.send_header("X-User", "alice")
-            self.send_header("X-Email", "alice@example.com")
-        elif "session=bad" in cookie:
-            self.send_response(403)
-        else:
-            self.send_response(302)
-            self.send_header("Location", "https://login.example/?rd=" + saw["Uri"])
-        for k, v in saw.items():
-            self.send_header("X-Saw-" + k, v)
-        body = b"auth says no\n"
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = do_PUT = do_DELETE = handle_any
-
-    def log_message(self, *args):
-        pass
+@app.route("/ready")
+def ready():
+    return "ready\n"
 
 
-ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Auth).serve_forever()
+@app.route("/", defaults={"path": ""}, methods=METHODS)
+@app.route("/<path:path>", methods=METHODS)
+def verify(path):
+    saw = {k: request.headers.get("X-Forwarded-" + k, "") for k in ("Method", "Proto", "Host", "Uri", "For")}
+    cookie = request.cookies.get("session", "")
+    if cookie == "good":
+        resp = Response("", status=200)
+        resp.headers["X-User"] = "alice"
+        resp.headers["X-Email"] = "alice@example.com"
+    elif cookie == "bad":
+        resp = Response("auth says no\n", status=403, content_type="text/plain")
+    else:
+        resp = Response("", status=302)
+        resp.headers["Location"] = "https://login.example/?rd=" + saw["Uri"]
+    for k, v in saw.items():
+        resp.headers["X-Saw-" + k] = v
+    resp.headers["X-Saw-Authorization"] = request.headers.get("Authorization", "")
+    return resp
+
+
+if __name__ == "__main__":
+    run_simple("127.0.0.1", int(sys.argv[1]), app, threaded=True)
