@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -97,59 +96,17 @@ func inspectFile(stdin io.Reader, path string) (*inspectReport, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	rep := &inspectReport{Source: path}
-	var certs []*x509.Certificate
-	rest, sawPEM := data, false
-	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		sawPEM = true
-		switch {
-		case b.Type == "CERTIFICATE":
-			c, err := x509.ParseCertificate(b.Bytes)
-			if err != nil {
-				return nil, fmt.Errorf("%s: certificate %d: %w", path, len(certs)+1, err)
-			}
-			certs = append(certs, c)
-		case b.Type == "CERTIFICATE REQUEST" || b.Type == "NEW CERTIFICATE REQUEST":
-			csr, err := x509.ParseCertificateRequest(b.Bytes)
-			if err != nil {
-				return nil, fmt.Errorf("%s: certificate request: %w", path, err)
-			}
-			rep.CSRs = append(rep.CSRs, pki.DescribeCSR(csr))
-		case strings.HasSuffix(b.Type, "PRIVATE KEY"):
-			info, err := pki.DescribeKeyPEM(pem.EncodeToMemory(b))
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", path, err)
-			}
-			rep.Keys = append(rep.Keys, info)
-		}
+	b, err := pki.ParseBundle(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if !sawPEM {
-		certs = rep.addDER(data)
-	}
+	rep.CSRs, rep.Keys = b.CSRs, b.Keys
+	certs := b.Certificates
 	rep.setCertificates(certs, time.Now())
 	if len(rep.Certificates)+len(rep.CSRs)+len(rep.Keys) == 0 {
 		return nil, fmt.Errorf("%s holds no certificate, certificate request or private key (PEM or DER)", path)
 	}
 	return rep, nil
-}
-
-// addDER reads a DER file: a certificate, a CSR or a PKCS#8 key.
-func (r *inspectReport) addDER(data []byte) []*x509.Certificate {
-	if c, err := x509.ParseCertificate(data); err == nil {
-		return []*x509.Certificate{c}
-	}
-	if csr, err := x509.ParseCertificateRequest(data); err == nil {
-		r.CSRs = append(r.CSRs, pki.DescribeCSR(csr))
-		return nil
-	}
-	if info, err := pki.DescribeKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: data})); err == nil {
-		r.Keys = append(r.Keys, info)
-	}
-	return nil
 }
 
 func (r *inspectReport) setCertificates(certs []*x509.Certificate, now time.Time) {

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tlsgate/tlsgate/internal/pki"
 	"github.com/tlsgate/tlsgate/internal/truststore"
 )
 
@@ -87,27 +87,8 @@ func readBundle(kind, name, path string) StoreResult {
 		r.Err = err
 		return r
 	}
-	r.Certs = parsePEMCerts(data)
+	r.Certs = pki.LenientCertificatesPEM(data)
 	return r
-}
-
-// parsePEMCerts reads every certificate in data, skipping bad ones (a
-// system bundle with one odd entry is still a bundle).
-func parsePEMCerts(data []byte) []*x509.Certificate {
-	var out []*x509.Certificate
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			return out
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		if c, err := x509.ParseCertificate(b.Bytes); err == nil {
-			out = append(out, c)
-		}
-	}
 }
 
 func (s TrustStores) certifiPath(ctx context.Context, timeout time.Duration) (string, error) {
@@ -151,7 +132,7 @@ func (s TrustStores) readNSSDB(ctx context.Context, timeout time.Duration, name 
 		if err != nil {
 			continue
 		}
-		r.Certs = append(r.Certs, parsePEMCerts(pemOut)...)
+		r.Certs = append(r.Certs, pki.LenientCertificatesPEM(pemOut)...)
 	}
 	return r
 }

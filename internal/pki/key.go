@@ -150,7 +150,7 @@ func IsEncryptedKeyPEM(data []byte) bool {
 func findKeyBlock(data []byte) (*pem.Block, error) {
 	blocks := pemBlocks(data)
 	for _, block := range blocks {
-		if strings.HasSuffix(block.Type, "PRIVATE KEY") {
+		if isKeyBlock(block) {
 			return block, nil
 		}
 	}

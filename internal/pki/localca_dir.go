@@ -197,6 +197,9 @@ func isEmptyOrMissingDir(dir string) bool {
 	return err == nil && len(entries) == 0
 }
 
+// LocalCADirName is the local CA's directory below a data directory.
+const LocalCADirName = "ca"
+
 // LocalCADir is where the local CA lives under a data directory
 // (DATA_DIR/ca); every command and the server use this one path.
-func LocalCADir(dataDir string) string { return filepath.Join(dataDir, "ca") }
+func LocalCADir(dataDir string) string { return filepath.Join(dataDir, LocalCADirName) }

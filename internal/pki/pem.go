@@ -63,7 +63,7 @@ func EncodeCertificatesPEM(certs ...*x509.Certificate) []byte {
 func ParseCSRPEM(data []byte) (*x509.CertificateRequest, error) {
 	blocks := pemBlocks(data)
 	for _, block := range blocks {
-		if block.Type == "CERTIFICATE REQUEST" || block.Type == "NEW CERTIFICATE REQUEST" {
+		if isCSRBlock(block) {
 			csr, err := x509.ParseCertificateRequest(block.Bytes)
 			if err != nil {
 				return nil, fmt.Errorf("parse certificate request: %w", err)

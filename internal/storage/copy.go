@@ -9,12 +9,14 @@ import (
 	"strings"
 
 	"github.com/caddyserver/certmagic"
+
+	"github.com/tlsgate/tlsgate/internal/pki"
 )
 
 // notStorage are top-level directories of a file storage root that are not
 // CertMagic data: lock files, and the local CA, which tlsgate reads as
 // plain files under DATA_DIR/ca and never from storage.
-var notStorage = []string{"locks", "ca"}
+var notStorage = []string{"locks", pki.LocalCADirName}
 
 // Copy copies every value from src to dst and returns how many it copied.
 // Values are read through src (so sealed ones are opened with its key) and
