@@ -17,11 +17,11 @@ import (
 // that stalls longer than readTimeout between two reads, fails the read:
 // the proxy's upstream request is aborted with it, and the answer it would
 // make (502) is replaced by 413 or 408 unless a response has already
-// started. max 0 means no size limit; readTimeout 0 means no timeout.
+// started. A body the client framed badly (a malformed chunk, a chunk line
+// over net/http's limit) or cut short fails the same way and gets 400: the
+// fault is the client's, not the upstream's. max 0 means no size limit;
+// readTimeout 0 means no timeout.
 func BodyLimit(h http.Handler, max int64, readTimeout time.Duration) http.Handler {
-	if max <= 0 && readTimeout <= 0 {
-		return h
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if max > 0 && r.ContentLength > max {
 			r.Close = true // do not read the rest of an upload nobody wants
@@ -42,6 +42,7 @@ func BodyLimit(h http.Handler, max int64, readTimeout time.Duration) http.Handle
 var (
 	tooLargeBody = []byte("413 Request Entity Too Large: the request body is over this route's limit\n")
 	timeoutBody  = []byte("408 Request Timeout: the request body stopped arriving\n")
+	badBody      = []byte("400 Bad Request: the request body is malformed or ended early\n")
 )
 
 var (
@@ -53,7 +54,7 @@ var (
 // body records why it failed, the writer turns that into the answer.
 type bodyState struct {
 	mu     sync.Mutex // guards failed; the proxy may read the body on another goroutine
-	failed int        // 0, 413 or 408
+	failed int        // 0, 400, 413 or 408
 }
 
 func (s *bodyState) set(code int) {
@@ -96,6 +97,12 @@ func (b *limitBody) Read(p []byte) (int, error) {
 		b.st.set(http.StatusRequestTimeout)
 		return n, errBodyStalled
 	}
+	if err != nil && err != io.EOF && !errors.Is(err, http.ErrBodyReadAfterClose) {
+		// net/http's chunked reader and a connection cut mid-body end
+		// here (their errors are not exported). A read after the proxy
+		// itself closed the body is not the client's doing.
+		b.st.set(http.StatusBadRequest)
+	}
 	if b.timeout > 0 && err == io.EOF {
 		_ = b.ctl.SetReadDeadline(time.Time{})
 	}
@@ -111,8 +118,8 @@ func (b *limitBody) Read(p []byte) (int, error) {
 
 func (b *limitBody) Close() error { return b.rc.Close() }
 
-// limitWriter replaces the answer to a request whose body failed with 413
-// or 408, when no response has started yet.
+// limitWriter replaces the answer to a request whose body failed with 400,
+// 413 or 408, when no response has started yet.
 type limitWriter struct {
 	http.ResponseWriter
 	st       *bodyState
@@ -131,8 +138,11 @@ func (w *limitWriter) WriteHeader(code int) {
 			w.Header().Del(k)
 		}
 		body := tooLargeBody
-		if failed == http.StatusRequestTimeout {
+		switch failed {
+		case http.StatusRequestTimeout:
 			body = timeoutBody
+		case http.StatusBadRequest:
+			body = badBody
 		}
 		answer.Text(w.ResponseWriter, failed, body)
 		return

@@ -128,3 +128,40 @@ func TestBodyReadTimeoutH2(t *testing.T) {
 		t.Fatal("backend read a whole body")
 	}
 }
+
+// A chunked body the client framed badly is the client's fault: 400, not
+// the proxy's 502, and the backend never gets a whole body. Issue 16: the
+// smuggling battery found these answered 502 "upstream did not answer".
+func TestBodyMalformed(t *testing.T) {
+	tests := []struct {
+		name, body string
+	}{
+		{"chunk size not hex", "zz\r\nhello\r\n0\r\n\r\n"},
+		{"chunk longer than its size", "3\r\nhello\r\n0\r\n\r\n"},
+		{"bare LF after chunk size", "5\nhello\r\n0\r\n\r\n"},
+		{"chunk line over the limit", "5;" + strings.Repeat("x", 8192) + "\r\nhello\r\n0\r\n\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// No size limit and no timeout: the answer does not depend on them.
+			front, _, complete := limitedProxy(t, 0, 0, false)
+			c, err := net.Dial("tcp", strings.TrimPrefix(front.URL, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"+tt.body)
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("status = %d; want 400", resp.StatusCode)
+			}
+			if complete.Load() != 0 {
+				t.Fatal("backend read a whole body")
+			}
+		})
+	}
+}

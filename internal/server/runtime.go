@@ -106,6 +106,17 @@ func (s *site) certificateName(hello *tls.ClientHelloInfo) string {
 // leave them a way in. 421 makes the client open a new connection, whose
 // handshake applies the current policy.
 func (rt *Runtime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 1 && (len(r.TransferEncoding) > 0 || r.ProtoMinor == 0 && r.ContentLength > 0) {
+		// RFC 9112 6.1: a request with both Transfer-Encoding and
+		// Content-Length, or an HTTP/1.0 request with Transfer-Encoding,
+		// may be a smuggling attempt (a proxy in front that framed it the
+		// other way reads the rest as another request), and its connection
+		// MUST close after the answer. net/http picks one framing but
+		// keeps the connection, and drops the other header before any
+		// handler can tell; so every chunked HTTP/1.1 request and every
+		// HTTP/1.0 request with a body closes its connection (issue 16).
+		w.Header().Set("Connection", "close")
+	}
 	rt.log.Serve(w, r, http.HandlerFunc(rt.serveSite))
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -337,5 +338,42 @@ func (c *sharedCache) Put(_ string, s *tls.ClientSessionState) {
 	defer c.mu.Unlock()
 	if s != nil {
 		c.s = s
+	}
+}
+
+// TestAmbiguousFramingClosesConnection: a request with both Content-Length
+// and Transfer-Encoding, or HTTP/1.0 with Transfer-Encoding, gets one
+// answer and its connection closes (RFC 9112 6.1), so what a proxy in front
+// that framed it the other way saw as body is never read as a second
+// request (issue 16).
+func TestAmbiguousFramingClosesConnection(t *testing.T) {
+	ts := startServer(t, twoSites)
+	const next = "GET /smuggled HTTP/1.1\r\nHost: a.test\r\n\r\n"
+	tests := []struct{ name, raw string }{
+		{"CL and TE", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + next},
+		{"HTTP/1.0 keep-alive with TE", "POST / HTTP/1.0\r\nHost: a.test\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n" + next},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := tls.Dial("tcp", ts.Addr("https").String(), &tls.Config{ServerName: "a.test", InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			io.WriteString(conn, tc.raw)
+			br := bufio.NewReader(conn)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			if resp.StatusCode != 200 || !resp.Close {
+				t.Fatalf("got %d, close %v; want 200 and Connection: close", resp.StatusCode, resp.Close)
+			}
+			if resp, err := http.ReadResponse(br, nil); err == nil {
+				t.Fatalf("a second answer (%d) on the connection: the rest was read as a request", resp.StatusCode)
+			}
+		})
 	}
 }
