@@ -1,5 +1,5 @@
 // Package admin serves tlsgate's admin API: status, reload, certificates,
-// renewal and Prometheus metrics. It is plain HTTP meant for loopback or a
+// renewal, recent events and Prometheus metrics. It is plain HTTP meant for loopback or a
 // unix socket; the config refuses any other address.
 package admin
 
@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tlsgate/tlsgate/internal/certs"
+	"github.com/tlsgate/tlsgate/internal/events"
 )
 
 // Backend is what the admin API needs from a running instance.
@@ -27,6 +28,8 @@ type Backend interface {
 	Certificates(ctx context.Context) ([]certs.CertInfo, error)
 	// Renew renews one managed certificate and returns the one in service.
 	Renew(ctx context.Context, name string, force bool) (certs.CertInfo, error)
+	// Events returns the recent events, newest first.
+	Events() []events.Event
 }
 
 // Handler returns the admin API for b, with version reported in /metrics
@@ -78,6 +81,9 @@ func Handler(b Backend, version string, collectors ...prometheus.Collector) http
 			return
 		}
 		writeJSON(w, http.StatusOK, info)
+	})
+	mux.HandleFunc("GET /events", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, b.Events())
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return localOnly(mux)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tlsgate/tlsgate/internal/certs"
+	"github.com/tlsgate/tlsgate/internal/events"
 )
 
 // stubBackend records what the admin API asked of it. The admin API is a
@@ -20,6 +21,7 @@ func (b *stubBackend) Certificates(context.Context) ([]certs.CertInfo, error) { 
 func (b *stubBackend) Renew(context.Context, string, bool) (certs.CertInfo, error) {
 	return certs.CertInfo{}, nil
 }
+func (b *stubBackend) Events() []events.Event { return nil }
 
 func TestLocalOnly(t *testing.T) {
 	tests := []struct {

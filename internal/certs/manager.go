@@ -23,6 +23,7 @@ import (
 
 	"github.com/caddyserver/certmagic"
 
+	"github.com/tlsgate/tlsgate/internal/events"
 	"github.com/tlsgate/tlsgate/internal/pki"
 )
 
@@ -64,6 +65,10 @@ type Options struct {
 
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// Events receives cert_obtained, cert_renewed and cert_failed. Nil
+	// discards them.
+	Events events.Emitter
 }
 
 // SiteTLS is what the Manager needs to know about one site.
@@ -152,6 +157,9 @@ func New(opts Options) (*Manager, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Events == nil {
+		opts.Events = events.Discard{}
 	}
 	logger := opts.Logger
 	if logger == nil {

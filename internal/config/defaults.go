@@ -47,7 +47,33 @@ const (
 	defaultAccessLogFormat   = AccessLogJSON
 	defaultStrictHost        = true
 	defaultLeanH1            = true
+	defaultAlertTimeout      = 10 * time.Second
+	defaultAlertAttempts     = 5
+	defaultAlertExecTimeout  = 30 * time.Second
 )
+
+// defaultExpiryWarnings are when cert_expiring fires: two weeks leaves
+// time to fix a renewal by hand, three days is the last call.
+func defaultExpiryWarnings() []Duration {
+	return []Duration{Duration(14 * 24 * time.Hour), Duration(3 * 24 * time.Hour)}
+}
+
+// alertDefaults fills in a, which WithDefaults makes when the key is
+// absent: events are kept and expiry is checked even with no sink.
+func alertDefaults(a *Alerts) {
+	if len(a.ExpiryWarnings) == 0 {
+		a.ExpiryWarnings = defaultExpiryWarnings()
+	}
+	if w := a.Webhook; w != nil {
+		setDuration(&w.Timeout, defaultAlertTimeout)
+		if w.Attempts == 0 {
+			w.Attempts = defaultAlertAttempts
+		}
+	}
+	if x := a.Exec; x != nil {
+		setDuration(&x.Timeout, defaultAlertExecTimeout)
+	}
+}
 
 // defaultCompressEncodings are offered in this order of preference: zstd
 // is fastest for its ratio, br next, gzip is understood everywhere.
@@ -218,6 +244,10 @@ func (c *Config) WithDefaultsFrom(env DefaultsEnv) *Config {
 		setString(&a.Output, defaultAccessLogOutput)
 		setString(&a.Format, defaultAccessLogFormat)
 	}
+	if d.Alerts == nil {
+		d.Alerts = &Alerts{}
+	}
+	alertDefaults(d.Alerts)
 	for i := range d.Sites {
 		siteDefaults(&d.Sites[i])
 	}

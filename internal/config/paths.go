@@ -53,6 +53,9 @@ func (c *Config) resolvePaths() error {
 	if a := c.AccessLog; a != nil && a.Output != "stdout" && a.Output != "stderr" {
 		abs(&a.Output)
 	}
+	if a := c.Alerts; a != nil && a.Exec != nil && strings.ContainsRune(a.Exec.Command, filepath.Separator) {
+		abs(&a.Exec.Command)
+	}
 	if e := c.Storage.Etcd; e != nil {
 		abs(&e.CertFile)
 		abs(&e.KeyFile)

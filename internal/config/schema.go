@@ -55,6 +55,12 @@ type Config struct {
 	// AccessLog writes one line per request; nil means off.
 	AccessLog *AccessLog `yaml:"access_log"`
 
+	// Alerts pushes certificate, upstream and reload events to the
+	// operator. Nil (absent) means no sink: events are only kept for the
+	// admin API, and expiry is checked at the default thresholds;
+	// WithDefaults fills it in.
+	Alerts *Alerts `yaml:"alerts"`
+
 	Sites []Site `yaml:"sites"`
 
 	// File is the path the config was loaded from ("" when built in code).
@@ -374,6 +380,32 @@ type AccessLog struct {
 	MaxSize     ByteSize `yaml:"max_size"`
 	MaxBackups  int      `yaml:"max_backups"`
 	RedactQuery []string `yaml:"redact_query"`
+}
+
+// Alerts are where events go. Webhook and Exec may both be set; each gets
+// every event. Empty ExpiryWarnings mean 14d and 3d.
+type Alerts struct {
+	Webhook        *AlertWebhook `yaml:"webhook"`
+	Exec           *AlertExec    `yaml:"exec"`
+	ExpiryWarnings []Duration    `yaml:"expiry_warnings"`
+}
+
+// AlertWebhook POSTs each event as JSON to URL, with Headers added
+// (Authorization, for one). Zero Timeout (one attempt) means 10s; zero
+// Attempts means 5, retried with a doubling delay from 1s.
+type AlertWebhook struct {
+	URL      string            `yaml:"url"`
+	Headers  map[string]string `yaml:"headers"`
+	Timeout  Duration          `yaml:"timeout"`
+	Attempts int               `yaml:"attempts"`
+}
+
+// AlertExec runs Command EVENT NAME with the event's JSON on stdin. A
+// Command written as a path is taken from the config file's directory; a
+// bare name is looked up on PATH. Zero Timeout means 30s.
+type AlertExec struct {
+	Command string   `yaml:"command"`
+	Timeout Duration `yaml:"timeout"`
 }
 
 // Access log formats (AccessLog.Format).

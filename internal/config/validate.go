@@ -83,6 +83,7 @@ func (v *validator) top() {
 			}
 		}
 	}
+	v.alerts()
 	v.prefixes("trusted_proxies", c.TrustedProxies)
 	if pp := c.Listen.ProxyProtocol; pp != nil {
 		if len(pp.Trusted) == 0 {

@@ -19,11 +19,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/caddyserver/certmagic"
+
 	"github.com/tlsgate/tlsgate/internal/access"
 	"github.com/tlsgate/tlsgate/internal/accesslog"
 	"github.com/tlsgate/tlsgate/internal/admin"
 	"github.com/tlsgate/tlsgate/internal/certs"
 	"github.com/tlsgate/tlsgate/internal/config"
+	"github.com/tlsgate/tlsgate/internal/events"
 	"github.com/tlsgate/tlsgate/internal/proxy"
 )
 
@@ -78,6 +81,14 @@ type Server struct {
 	// service the new config no longer names must not keep sockets open)
 	// and at shutdown.
 	authTransport *http.Transport
+	// events is the event bus: it outlives reloads, which only change
+	// its sinks. storage is where it remembers expiry warnings sent.
+	events  *events.Bus
+	storage certmagic.Storage
+	// alerts is the alerts block whose sinks the bus has (alertsSet once
+	// the first is applied); guarded by reloadMu.
+	alerts    *config.Alerts
+	alertsSet bool
 
 	// rt is the compiled config in service. Only reload replaces it,
 	// holding reloadMu; requests and handshakes load it once and keep it.
@@ -123,7 +134,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	bus := events.NewBus(events.Options{Logger: logger.With("component", "alerts"), Now: opts.Now})
 	mgr, err := certs.New(certs.Options{
+		Events:        bus,
 		DataDir:       cfg.DataDir,
 		Storage:       store,
 		RenewInterval: time.Duration(cfg.RenewInterval),
@@ -149,6 +162,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		capStats:  map[Role]*capStats{RoleHTTPS: {}, RoleHTTP: {}},
 
 		authTransport: access.NewAuthTransport(),
+		events:        bus,
+		storage:       store,
 	}
 	// Bind before compiling: ACME challenges for new names may start at
 	// once, and CertMagic answers them only through listeners that exist.
@@ -167,8 +182,10 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		mgr.Stop()
 		storeCloser.Close()
 		s.closeAccessLog()
+		s.closeEvents()
 		return nil, &ConfigError{Err: err}
 	}
+	s.applyAlertsLocked(cfg)
 	s.rt.Store(rt)
 	s.newHTTPServers(cfg)
 	s.switchLocked(cfg, opened)
@@ -207,7 +224,7 @@ func (s *Server) newHTTPServers(cfg *config.Config) {
 		ConnState:         s.connState("http"),
 	}
 	s.admin = &http.Server{
-		Handler:           admin.Handler(s, s.opts.Version, append(s.alog.Metrics.Collectors(), newCapCollector(s.capStats))...),
+		Handler:           admin.Handler(s, s.opts.Version, append(append(s.alog.Metrics.Collectors(), newCapCollector(s.capStats)), s.events.Collectors()...)...),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          errorLog,
 	}
@@ -236,6 +253,9 @@ func (s *Server) Run(ctx context.Context, reload <-chan struct{}) error {
 	s.logServing()
 	rotate := time.NewTicker(24 * time.Hour)
 	defer rotate.Stop()
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	var watching sync.WaitGroup
+	watching.Go(func() { s.watchExpiry(watchCtx) })
 	var runErr error
 loop:
 	for {
@@ -253,6 +273,8 @@ loop:
 			break loop
 		}
 	}
+	stopWatch()
+	watching.Wait()
 	return errors.Join(runErr, s.shutdown())
 }
 
@@ -289,6 +311,7 @@ func (s *Server) shutdown() error {
 	s.transport.CloseIdleConnections()
 	s.authTransport.CloseIdleConnections()
 	s.certs.Stop()
+	s.closeEvents()
 	s.store.Close()
 	s.closeAccessLog()
 	if err := errors.Join(errs...); err != nil {
@@ -307,6 +330,8 @@ func (s *Server) Reload(ctx context.Context) error {
 	err := s.reload(ctx)
 	if err != nil {
 		s.logger.Error("reload failed; the previous config keeps serving", "error", err)
+		s.events.Emit(events.Event{Event: events.ReloadFailed, Name: s.rt.Load().cfg.File,
+			Detail: map[string]any{"error": err.Error()}})
 	}
 	return err
 }
@@ -345,6 +370,7 @@ func (s *Server) reload(ctx context.Context) error {
 		}
 		return err
 	}
+	s.applyAlertsLocked(cfg)
 	s.rt.Store(rt)
 	// The old Runtime is retired: drop its idle auth-service connections
 	// (requests still running on it finish; the new one dials afresh).

@@ -1,0 +1,105 @@
+package events
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// Webhook POSTs each event as JSON to URL. An attempt that times out, cannot
+// connect, or gets 408, 429 or a 5xx answer is retried with a doubling
+// delay; any other non-2xx answer is final (the receiver refused the body).
+// The zero value of each field other than URL has the meaning its comment gives.
+type Webhook struct {
+	URL string
+	// Headers are added to every request (Authorization, for one).
+	Headers map[string]string
+	// Timeout bounds one attempt; zero means 10s.
+	Timeout time.Duration
+	// Attempts is how many times one event is tried; zero means 5.
+	Attempts int
+	// Backoff is the wait before the first retry, doubled before each
+	// next one (at most a minute); zero means 1s.
+	Backoff time.Duration
+	// Client sends the requests; nil means one with its own transport.
+	Client *http.Client
+}
+
+// Kind is "webhook".
+func (w *Webhook) Kind() string { return "webhook" }
+
+// errFinal marks an answer that a retry would not change.
+var errFinal = errors.New("not retried")
+
+// Deliver POSTs body, retrying as the type's comment says.
+func (w *Webhook) Deliver(ctx context.Context, e Event, body []byte) error {
+	attempts := w.Attempts
+	if attempts <= 0 {
+		attempts = 5
+	}
+	delay := w.Backoff
+	if delay <= 0 {
+		delay = time.Second
+	}
+	var err error
+	for i := range attempts {
+		if i > 0 {
+			t := time.NewTimer(delay)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return fmt.Errorf("%w (gave up after %d attempts: shutting down)", err, i)
+			case <-t.C:
+			}
+			delay = min(2*delay, time.Minute)
+		}
+		if err = w.post(ctx, body); err == nil || errors.Is(err, errFinal) {
+			return err
+		}
+	}
+	return fmt.Errorf("%w (gave up after %d attempts)", err, attempts)
+}
+
+func (w *Webhook) post(ctx context.Context, body []byte) error {
+	timeout := w.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("webhook %s: %w: %w", w.URL, errFinal, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "tlsgate-alerts")
+	for k, v := range w.Headers {
+		req.Header.Set(k, v)
+	}
+	client := w.Client
+	if client == nil {
+		client = defaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("webhook %s: %w", w.URL, err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	switch c := resp.StatusCode; {
+	case c >= 200 && c < 300:
+		return nil
+	case c == http.StatusRequestTimeout || c == http.StatusTooManyRequests || c >= 500:
+		return fmt.Errorf("webhook %s: answered %s", w.URL, resp.Status)
+	default:
+		return fmt.Errorf("webhook %s: answered %s: %w", w.URL, resp.Status, errFinal)
+	}
+}
+
+// defaultClient has its own transport, so alert traffic never shares
+// connections (or their limits) with proxied requests.
+var defaultClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
