@@ -58,24 +58,25 @@ func TestBasicAuth(t *testing.T) {
 	if r := runCmd(t, "", htpasswdBin, "-cbB", "-C", "5", apache, "carol", "carol-pass"); r.Code != 0 {
 		t.Fatalf("htpasswd -B: %s", r)
 	}
-	inst := startWith(t, g, fmt.Sprintf(header+`
+	g.Vars = map[string]string{"Echo": echo, "AliceHash": hashPassword(t, "alice-pass")}
+	inst := startWith(t, g, header+`
 sites:
   - hosts: [inline.test]
     tls: local
-    basic_auth: {realm: staging, users: {alice: "%[2]s"}}
+    basic_auth: {realm: staging, users: {alice: "{{.Vars.AliceHash}}"}}
     routes:
       - path: /
-        to: ["%[1]s"]
+        to: ["{{.Vars.Echo}}"]
       - path: /open/
-        to: ["%[1]s"]
+        to: ["{{.Vars.Echo}}"]
         basic_auth: {realm: other, users_file: ours.htpasswd}
   - hosts: [apache.test]
     tls: local
     basic_auth: {users_file: apache.htpasswd}
     routes:
       - path: /
-        to: ["%[1]s"]
-`, echo, hashPassword(t, "alice-pass")))
+        to: ["{{.Vars.Echo}}"]
+`)
 	_ = ours
 
 	for _, tc := range []struct {

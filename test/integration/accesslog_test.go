@@ -22,27 +22,33 @@ const accessLogConfig = header + `
 trusted_proxies: [127.0.0.2/32]
 access_log:
   output: {{.Dir}}/access.log
-  format: %[1]s
+  format: {{.Vars.Format}}
   redact_query: [token]
 sites:
   - hosts: [a.test]
     tls: local
     routes:
       - path: /echo/
-        to: ["%[2]s"]
+        to: ["{{.Vars.Echo}}"]
       - path: /healthz
         respond: {status: 200, body: "ok"}
       - path: /quiet
         respond: {status: 200, body: "shh"}
         access_log: false
       - path: /static/
-        static: %[3]s
+        static: {{.Vars.Static}}
       - path: /dead/
-        to: ["http://%[4]s"]
+        to: ["http://{{.Vars.Dead}}"]
       - path: /private
         respond: {status: 200, body: "hi bob"}
-        basic_auth: {users: {bob: "%[5]s"}}
+        basic_auth: {users: {bob: "{{.Vars.BobHash}}"}}
 `
+
+// accessLogVars fills accessLogConfig's {{.Vars.name}} fields.
+func accessLogVars(t *testing.T, format, echo, dead string) map[string]string {
+	t.Helper()
+	return map[string]string{"Format": format, "Echo": echo, "Static": staticTree(t), "Dead": dead, "BobHash": bobHash(t)}
+}
 
 // readLines returns the lines of path (none when it does not exist).
 func readLines(t *testing.T, path string) []string {
@@ -99,7 +105,7 @@ func TestAccessLogJSON(t *testing.T) {
 	t.Parallel()
 	echo := echoBackend(t, "echo")
 	dead := deadAddr(t)
-	inst := startTLSGate(t, fmt.Sprintf(accessLogConfig, "json", echo, staticTree(t), dead, bobHash(t)))
+	inst := startTLSGateVars(t, accessLogVars(t, "json", echo, dead), accessLogConfig)
 	pool := inst.rootPool(t)
 	c := inst.client(t, pool, false)
 	logPath := filepath.Join(inst.Dir, "access.log")
@@ -208,7 +214,7 @@ var combinedLine = regexp.MustCompile(`^\S+ - \S+ \[\d{2}/[A-Z][a-z]{2}/\d{4}:\d
 
 func TestAccessLogCombinedAndReopen(t *testing.T) {
 	t.Parallel()
-	inst := startTLSGate(t, fmt.Sprintf(accessLogConfig, "combined", echoBackend(t, "echo"), staticTree(t), deadAddr(t), bobHash(t)))
+	inst := startTLSGateVars(t, accessLogVars(t, "combined", echoBackend(t, "echo"), deadAddr(t)), accessLogConfig)
 	c := inst.client(t, inst.rootPool(t), true)
 	logPath := filepath.Join(inst.Dir, "access.log")
 	send := func(path string) {
@@ -264,7 +270,7 @@ func TestAccessLogCombinedAndReopen(t *testing.T) {
 
 func TestRequestMetrics(t *testing.T) {
 	t.Parallel()
-	inst := startTLSGate(t, fmt.Sprintf(accessLogConfig, "json", echoBackend(t, "echo"), staticTree(t), deadAddr(t), bobHash(t)))
+	inst := startTLSGateVars(t, accessLogVars(t, "json", echoBackend(t, "echo"), deadAddr(t)), accessLogConfig)
 	pool := inst.rootPool(t)
 	c := inst.client(t, pool, true)
 	// One handshake that completes and one for a name no site serves.

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"fmt"
 	"net/http"
 	"testing"
 )
@@ -10,18 +9,18 @@ import (
 func TestCORSPerRoute(t *testing.T) {
 	t.Parallel()
 	echo := echoBackend(t, "echo")
-	inst := startTLSGate(t, fmt.Sprintf(header+`
+	inst := startTLSGateVars(t, map[string]string{"Echo": echo}, header+`
 sites:
   - hosts: [cors.test]
     tls: local
     cors: {allow_origins: ["https://app.example.com"]}
     routes:
       - path: /
-        to: ["%[1]s"]
+        to: ["{{.Vars.Echo}}"]
       - path: /public/
-        to: ["%[1]s"]
+        to: ["{{.Vars.Echo}}"]
         cors: {allow_origins: ["*"], allow_methods: [GET]}
-`, echo))
+`)
 	c := inst.client(t, inst.rootPool(t), true)
 	for _, tc := range []struct {
 		path, origin, want string

@@ -191,21 +191,21 @@ func TestClientAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	echo := echoBackend(t, "echo")
-	inst := startTLSGate(t, fmt.Sprintf(header+`
+	inst := startTLSGateVars(t, map[string]string{"CA": caCrt, "Echo": echo}, header+`
 sites:
   - hosts: [req.test]
     tls: local
-    client_auth: {mode: require, ca_files: ["%[1]s"]}
+    client_auth: {mode: require, ca_files: ["{{.Vars.CA}}"]}
     routes:
       - path: /
-        to: ["%[2]s"]
+        to: ["{{.Vars.Echo}}"]
   - hosts: [opt.test]
     tls: local
-    client_auth: {mode: optional, ca_files: ["%[1]s"]}
+    client_auth: {mode: optional, ca_files: ["{{.Vars.CA}}"]}
     routes:
       - path: /
-        to: ["%[2]s"]
-`, caCrt, echo))
+        to: ["{{.Vars.Echo}}"]
+`)
 	pool := inst.rootPool(t)
 	clientWith := func(certs ...tls.Certificate) *http.Client {
 		c := inst.client(t, pool, true)

@@ -43,10 +43,12 @@ func deadAddr(t *testing.T) string {
 }
 
 // gateConfig holds the values a config template may use:
-// {{.HTTP}}, {{.HTTPS}}, {{.Admin}}, {{.DataDir}}, {{.Dir}}.
+// {{.HTTP}}, {{.HTTPS}}, {{.Admin}}, {{.DataDir}}, {{.Dir}}, and a test's
+// own values by name, {{.Vars.Echo}} (a missing name fails the test).
 type gateConfig struct {
 	HTTP, HTTPS, Admin string
 	DataDir, Dir       string
+	Vars               map[string]string
 }
 
 // header is the start of most test configs: loopback listeners on free
@@ -107,6 +109,15 @@ func (g gateConfig) render(t *testing.T, text string) string {
 func startTLSGate(t *testing.T, configYAML string, extraArgs ...string) *instance {
 	t.Helper()
 	return startWith(t, newGateConfig(t), configYAML, extraArgs...)
+}
+
+// startTLSGateVars is startTLSGate with the test's own template values
+// ({{.Vars.name}}); they stay for later writeConfig calls.
+func startTLSGateVars(t *testing.T, vars map[string]string, configYAML string, extraArgs ...string) *instance {
+	t.Helper()
+	g := newGateConfig(t)
+	g.Vars = vars
+	return startWith(t, g, configYAML, extraArgs...)
 }
 
 func startWith(t *testing.T, g gateConfig, configYAML string, extraArgs ...string) *instance {

@@ -13,31 +13,31 @@ import (
 )
 
 // proxyConfig routes one site to every kind of action and upstream.
-// Placeholders %[n]s are filled by TestProxy.
+// Its {{.Vars.name}} fields are filled by TestProxy.
 const proxyConfig = header + `
 sites:
   - hosts: [a.test]
     tls: local
     routes:
       - path: /echo/
-        to: ["%[1]s"]
+        to: ["{{.Vars.Echo}}"]
       - path: /strip/
-        to: ["%[1]s"]
+        to: ["{{.Vars.Echo}}"]
         strip_prefix: true
       - path: /unix/
-        to: ["unix:%[2]s"]
+        to: ["unix:{{.Vars.Sock}}"]
       - path: /rr/
-        to: ["%[3]s", "%[4]s"]
+        to: ["{{.Vars.RR1}}", "{{.Vars.RR2}}"]
         lb: round_robin
       - path: /failover/
-        to: ["http://%[5]s", "%[6]s"]
+        to: ["http://{{.Vars.Dead}}", "{{.Vars.Backup}}"]
       - path: /dead/
-        to: ["http://%[5]s", "http://%[7]s"]
+        to: ["http://{{.Vars.Dead}}", "http://{{.Vars.Dead2}}"]
       - path: /slow/
-        to: ["%[8]s"]
+        to: ["{{.Vars.Slow}}"]
         timeout: 1s
       - path: /static/
-        static: %[9]s
+        static: {{.Vars.Static}}
       - path: /healthz
         respond: {status: 200, body: "ok"}
       - path: /teapot
@@ -57,8 +57,10 @@ func TestProxy(t *testing.T) {
 		}
 	}))
 	static := staticTree(t)
-	cfg := fmt.Sprintf(proxyConfig, echo, sock, rr1, rr2, deadAddr(t), backup, deadAddr(t), slow, static)
-	inst := startTLSGate(t, cfg)
+	inst := startTLSGateVars(t, map[string]string{
+		"Echo": echo, "Sock": sock, "RR1": rr1, "RR2": rr2, "Dead": deadAddr(t),
+		"Backup": backup, "Dead2": deadAddr(t), "Slow": slow, "Static": static,
+	}, proxyConfig)
 	pool := inst.rootPool(t)
 	h2 := inst.clientFrom(t, pool, true, clientIP)
 	h1 := inst.clientFrom(t, pool, false, clientIP)

@@ -57,20 +57,20 @@ func dialWithHeader(ctx context.Context, src, addr string, header []byte) (net.C
 func TestProxyProtocol(t *testing.T) {
 	t.Parallel()
 	up := echoBackend(t, "app")
-	site := fmt.Sprintf(`access_log: {output: stdout, format: json}
+	site := `access_log: {output: stdout, format: json}
 sites:
   - hosts: [pp.test]
     tls: local
     routes:
       - path: /only-doc-net/
-        to: ["%[1]s"]
+        to: ["{{.Vars.Up}}"]
         allow_ips: [203.0.113.0/24]
       - path: /
-        to: ["%[1]s"]
-`, up)
+        to: ["{{.Vars.Up}}"]
+`
 	// Start without PROXY protocol (the harness checks readiness from
 	// 127.0.0.1, which is about to be trusted), then turn it on by reload.
-	inst := startTLSGate(t, header+site)
+	inst := startTLSGateVars(t, map[string]string{"Up": up}, header+site)
 	withPP := strings.Replace(header, `https: "{{.HTTPS}}"}`, `https: "{{.HTTPS}}", proxy_protocol: {trusted: [127.0.0.1/32]}}`, 1) + site
 	inst.writeConfig(t, withPP)
 	if status, body := adminCall(t, inst, "POST", "/reload"); status != 200 {

@@ -29,20 +29,21 @@ func TestTrafficLimitsCompressionRedirects(t *testing.T) {
 		io.WriteString(w, page)
 	}))
 	g := newGateConfig(t)
-	inst := startWith(t, g, fmt.Sprintf(header+`
+	g.Vars = map[string]string{"Up": up}
+	inst := startWith(t, g, header+`
 sites:
   - hosts: [traffic.test]
     tls: local
     compress: true
     routes:
       - path: /upload/
-        to: ["%[1]s"]
+        to: ["{{.Vars.Up}}"]
         max_body_bytes: 1MiB
       - path: /old/
         redirect: {to: "https://{host}/new/{path}?{query}", status: 301}
       - path: /
-        to: ["%[1]s"]
-`, up))
+        to: ["{{.Vars.Up}}"]
+`)
 	big := filepath.Join(t.TempDir(), "big")
 	if err := os.WriteFile(big, make([]byte, 2<<20), 0o600); err != nil {
 		t.Fatal(err)

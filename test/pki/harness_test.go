@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"text/template"
 	"time"
 
 	"github.com/tlsgate/tlsgate/test/testenv"
@@ -103,14 +104,30 @@ func need(t *testing.T, name, pkg string) string {
 	return p
 }
 
-// serve writes config (with %[1]s for the data dir and %[2]d for the HTTPS
-// port) and runs `tlsgate run -c` until the test ends. It returns the port
-// once host completes a TLS handshake.
-func (s *sandbox) serve(config, host string) int {
+// siteConfig holds what a config template may use: {{.DataDir}},
+// {{.Port}} (HTTPS) and the test's own values, {{.Vars.name}}.
+type siteConfig struct {
+	DataDir string
+	Port    int
+	Vars    map[string]string
+}
+
+// serve writes config (a siteConfig template) and runs `tlsgate run -c`
+// until the test ends. It returns the port once host completes a TLS
+// handshake.
+func (s *sandbox) serve(config, host string, vars map[string]string) int {
 	s.t.Helper()
 	t := s.t
 	port := testenv.FreePort(t)
-	cfgPath := s.file("tlsgate.yaml", fmt.Sprintf(config, s.DataDir, port))
+	tmpl, err := template.New("config").Option("missingkey=error").Parse(config)
+	if err != nil {
+		t.Fatalf("config template: %v", err)
+	}
+	var text strings.Builder
+	if err := tmpl.Execute(&text, siteConfig{DataDir: s.DataDir, Port: port, Vars: vars}); err != nil {
+		t.Fatalf("config template: %v", err)
+	}
+	cfgPath := s.file("tlsgate.yaml", text.String())
 	cmd := exec.Command(tlsgateBin, "run", "-c", cfgPath)
 	cmd.Dir, cmd.Env = s.Dir, s.env
 	p := testenv.Start(t, cmd)
@@ -130,8 +147,8 @@ func (s *sandbox) serve(config, host string) int {
 }
 
 // localSite is a config for one local-CA site answering "hello".
-const localSite = `data_dir: %[1]s
-listen: {http: "", https: "127.0.0.1:%[2]d"}
+const localSite = `data_dir: {{.DataDir}}
+listen: {http: "", https: "127.0.0.1:{{.Port}}"}
 admin: ""
 sites:
   - hosts: [localhost]

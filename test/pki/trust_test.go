@@ -19,7 +19,7 @@ func TestCAEnvPython(t *testing.T) {
 	t.Parallel()
 	py := need(t, "/usr/bin/python3", "python3 python3-requests")
 	s := newSandbox(t)
-	port := s.serve(localSite, "localhost")
+	port := s.serve(localSite, "localhost", nil)
 	url := fmt.Sprintf("https://localhost:%d/", port)
 	script := s.file("client.py", `import sys, urllib.request
 print("urllib:", urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())
@@ -102,7 +102,7 @@ func TestTrustSystem(t *testing.T) {
 		t.Skip("the system trust store needs root; run the tests as root (./scripts/test.sh in CI does)")
 	}
 	s := newSandbox(t)
-	port := s.serve(localSite, "localhost")
+	port := s.serve(localSite, "localhost", nil)
 	url := fmt.Sprintf("https://localhost:%d/", port)
 	if r := s.curl(url); r.Code == 0 {
 		t.Fatalf("curl trusts a new local CA before ca trust: %s", r)

@@ -8,12 +8,12 @@ import (
 
 // fileSite serves localhost and alice.example.net with the certificate and
 // encrypted key from the tutorial.
-const fileSite = `data_dir: %%[1]s
-listen: {http: "", https: "127.0.0.1:%%[2]d"}
+const fileSite = `data_dir: {{.DataDir}}
+listen: {http: "", https: "127.0.0.1:{{.Port}}"}
 admin: ""
 sites:
   - hosts: [localhost, alice.example.net]
-    tls: {cert_file: %s, key_file: %s, key_passphrase_file: %s}
+    tls: {cert_file: {{.Vars.Cert}}, key_file: {{.Vars.Key}}, key_passphrase_file: {{.Vars.Pass}}}
     routes:
       - path: /
         respond: {status: 200, body: "hello alice"}
@@ -44,7 +44,7 @@ func TestTutorial(t *testing.T) {
 		t.Errorf("ca sign output lacks the names or the next step:\n%s", out)
 	}
 	// 5. Served by tlsgate from the files.
-	port := s.serve(fmt.Sprintf(fileSite, s.path("server.crt"), s.path("server.key"), pass), "localhost")
+	port := s.serve(fileSite, "localhost", map[string]string{"Cert": s.path("server.crt"), "Key": s.path("server.key"), "Pass": pass})
 
 	// 6. curl trusts localhost with --cacert ...
 	r := s.curl(fmt.Sprintf("https://localhost:%d/", port), "--cacert", "ca.crt")
