@@ -1,15 +1,19 @@
 package integration
 
 import (
+	"bufio"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -501,4 +505,127 @@ func median(xs []float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// vmRSS is the resident set size of process pid, from /proc/PID/status.
+func vmRSS(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb); err != nil {
+				t.Fatalf("VmRSS line %q: %v", line, err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatalf("no VmRSS in /proc/%d/status", pid)
+	return 0
+}
+
+// TestRateLimitMemory: 100,000 distinct header keys keep the running
+// binary's memory bounded. The buckets are capped (65,536 per rate_limit
+// block), which shows from outside: the first key, spent before the flood,
+// is forgotten by it and gets a fresh burst. RSS is measured before and
+// after the flood and must grow less than a generous 64 MiB (the figure
+// measured is in docs/ACCESS.md).
+func TestRateLimitMemory(t *testing.T) {
+	t.Parallel()
+	skipShort(t, "100,000 requests")
+	inst := startTLSGate(t, header+`
+sites:
+  - hosts: [mem.test]
+    tls: local
+    routes:
+      - path: /
+        respond: {body: "ok"}
+        rate_limit: {requests: 1, per: 1h, burst: 1, key: "header:X-API-Key"}
+`)
+	c := inst.client(t, inst.rootPool(t), true)
+	send := func(key string) int {
+		req, err := http.NewRequest("GET", inst.url("mem.test", "/"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-API-Key", key)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	// A key of API-key length, distinct per request.
+	key := func(i int) string { return fmt.Sprintf("key-%032d", i) }
+	// flood sends keys from..from+n over a few HTTP/1.1 connections, each
+	// request pipelined behind the last: the cheapest client there is, so
+	// the 100,000 requests take seconds even under -race.
+	flood := func(from, n int) {
+		const conns = 4
+		var wg sync.WaitGroup
+		for w := range conns {
+			wg.Go(func() { pipeline(t, inst, "mem.test", "X-API-Key", key, from+w, from+n, conns) })
+		}
+		wg.Wait()
+	}
+	if a, b := send("first"), send("first"); a != 200 || b != 429 {
+		t.Fatalf("first key: %d then %d; want 200 then 429 (burst 1)", a, b)
+	}
+	flood(0, 5_000) // warm up: connection, buffers, the runtime's first growth
+	pid := inst.Proc.Cmd.Process.Pid
+	before := vmRSS(t, pid)
+	start := time.Now()
+	flood(5_000, 100_000)
+	after := vmRSS(t, pid)
+	t.Logf("100,000 distinct keys in %v: VmRSS %.1f MiB before, %.1f MiB after (+%.1f MiB)",
+		time.Since(start).Round(time.Millisecond), float64(before)/(1<<20), float64(after)/(1<<20), float64(after-before)/(1<<20))
+	if grown := after - before; grown > 64<<20 {
+		t.Errorf("VmRSS grew %.1f MiB over 100,000 keys; want under 64 MiB", float64(grown)/(1<<20))
+	}
+	if code := send("first"); code != 200 {
+		t.Errorf("the first key after the flood: %d; want 200 (evicted, so a fresh burst): the bucket count is not bounded", code)
+	}
+}
+
+// pipeline sends GET / to host with header set to key(i) for i from from
+// (stepping by step) up to to, over one TLS connection with HTTP/1.1
+// pipelining, and checks that every answer is 200.
+func pipeline(t *testing.T, inst *instance, host, header string, key func(int) string, from, to, step int) {
+	conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", inst.HTTPSPort),
+		&tls.Config{RootCAs: inst.rootPool(t), ServerName: host, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer conn.Close()
+	writeErr := make(chan error, 1)
+	go func() {
+		bw := bufio.NewWriterSize(conn, 64<<10)
+		for i := from; i < to; i += step {
+			fmt.Fprintf(bw, "GET / HTTP/1.1\r\nHost: %s\r\n%s: %s\r\n\r\n", host, header, key(i))
+		}
+		writeErr <- bw.Flush()
+	}()
+	br := bufio.NewReaderSize(conn, 64<<10)
+	for i := from; i < to; i += step {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Errorf("answer to key %d: %v", i, err)
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("key %d: status %d; want 200 (a fresh key)", i, resp.StatusCode)
+			return
+		}
+	}
+	if err := <-writeErr; err != nil {
+		t.Error(err)
+	}
 }
