@@ -42,10 +42,10 @@ func IsPreflight(r *http.Request) bool {
 		r.Header.Get("Access-Control-Request-Method") != ""
 }
 
-// writeError answers with a short plain-text body of our own; never a Go
-// error string.
-func writeError(w http.ResponseWriter, code int, msg string) {
-	answer.Text(w, code, []byte(msg+"\n"))
+// writeError answers with a short plain-text body of our own (or the
+// site's error page for code, to a browser); never a Go error string.
+func writeError(w http.ResponseWriter, r *http.Request, code int, msg string) {
+	answer.Error(w, r, code, []byte(msg+"\n"))
 }
 
 // clock is time.Now, replaceable in tests.

@@ -103,7 +103,7 @@ func (b *basicAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	user, pass, ok := r.BasicAuth()
 	if !ok || !b.verify(user, pass) {
 		w.Header().Set("WWW-Authenticate", b.challenge)
-		writeError(w, http.StatusUnauthorized, "401 Unauthorized: this site needs a user name and password")
+		writeError(w, r, http.StatusUnauthorized, "401 Unauthorized: this site needs a user name and password")
 		return
 	}
 	if !b.o.KeepAuthorization {

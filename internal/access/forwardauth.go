@@ -86,7 +86,7 @@ func (f *forwardAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	resp, err := f.ask(r.Context(), r)
 	if err != nil {
 		f.o.Logger.Warn("forward auth: auth service unavailable; answering 503", "url", f.o.URL, "error", err)
-		writeError(w, http.StatusServiceUnavailable, "503 Service Unavailable: the authentication service did not answer")
+		writeError(w, r, http.StatusServiceUnavailable, "503 Service Unavailable: the authentication service did not answer")
 		return
 	}
 	defer resp.Body.Close()

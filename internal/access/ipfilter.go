@@ -30,7 +30,7 @@ func IPFilter(next http.Handler, o IPFilterOptions) http.Handler {
 			denied = true
 		}
 		if denied {
-			writeError(w, http.StatusForbidden, "403 Forbidden: your address may not use this site")
+			writeError(w, r, http.StatusForbidden, "403 Forbidden: your address may not use this site")
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -105,7 +105,7 @@ func (rl *rateLimiter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("RateLimit", fmt.Sprintf("%s;r=%d;t=%d", policyName, int(tokens), ceilSeconds(full)))
 	if !ok {
 		h.Set("Retry-After", strconv.Itoa(ceilSeconds(wait)))
-		writeError(w, http.StatusTooManyRequests, "429 Too Many Requests: slow down and retry later")
+		writeError(w, r, http.StatusTooManyRequests, "429 Too Many Requests: slow down and retry later")
 		return
 	}
 	rl.next.ServeHTTP(w, r)

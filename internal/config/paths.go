@@ -75,6 +75,10 @@ func (c *Config) resolvePaths() error {
 		if s.BasicAuth != nil {
 			abs(&s.BasicAuth.UsersFile)
 		}
+		for k, f := range s.ErrorPages {
+			abs(&f)
+			s.ErrorPages[k] = f
+		}
 		for j := range s.Routes {
 			r := &s.Routes[j]
 			if r.BasicAuth != nil {

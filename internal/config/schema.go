@@ -221,6 +221,11 @@ type Site struct {
 	// own compress replaces it.
 	Compress *Compress `yaml:"compress"`
 
+	// ErrorPages are files (by status code, e.g. "502": ./errors/502.html)
+	// served instead of tlsgate's own short text for the answers it makes
+	// itself (see ErrorPageStatuses), to clients whose Accept names the
+	// file's type. Read when the config is loaded.
+	ErrorPages map[string]string `yaml:"error_pages"`
 	// StrictHost answers 421 to a request whose Host no site lists, sent on
 	// a connection whose SNI name picked this site. Nil means true (the
 	// default, set in defaults.go); false forwards such requests to this

@@ -2,8 +2,10 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -25,7 +27,29 @@ func (v *validator) sites() {
 		v.headers(path+".headers", s.Headers)
 		v.securityHeaders(path+".security_headers", s.SecurityHeaders)
 		v.access(path, s.BasicAuth, s.ForwardAuth, s.AllowIPs, s.DenyIPs, s.RateLimit)
+		v.errorPages(path+".error_pages", s.ErrorPages)
 		v.routes(path, s.Routes, s.Hosts)
+	}
+}
+
+// ErrorPageStatuses are the answers tlsgate makes itself that error_pages
+// may replace: auth (401, 403), body limits (408, 413), rate limits (429)
+// and upstream failures (502, 503, 504).
+func ErrorPageStatuses() []int { return []int{401, 403, 408, 413, 429, 502, 503, 504} }
+
+func (v *validator) errorPages(path string, pages map[string]string) {
+	for _, code := range slices.Sorted(maps.Keys(pages)) {
+		file, p := pages[code], path+"."+code
+		n, err := strconv.Atoi(code)
+		switch {
+		case n == 431:
+			v.errf(p, "431 answers are written by Go's HTTP server while it reads the headers, before any site is chosen, so no site's page can be served for them; remove it")
+			continue
+		case err != nil || !slices.Contains(ErrorPageStatuses(), n):
+			v.errf(p, "%q is not a status tlsgate answers by itself; use one of %v", code, ErrorPageStatuses())
+			continue
+		}
+		v.file(p, file)
 	}
 }
 

@@ -25,7 +25,7 @@ func BodyLimit(h http.Handler, max int64, readTimeout time.Duration) http.Handle
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if max > 0 && r.ContentLength > max {
 			r.Close = true // do not read the rest of an upload nobody wants
-			answer.Text(w, http.StatusRequestEntityTooLarge, tooLargeBody)
+			answer.Error(w, r, http.StatusRequestEntityTooLarge, tooLargeBody)
 			return
 		}
 		if r.Body == nil || r.Body == http.NoBody {
@@ -33,7 +33,7 @@ func BodyLimit(h http.Handler, max int64, readTimeout time.Duration) http.Handle
 			return
 		}
 		st := &bodyState{}
-		lw := &limitWriter{ResponseWriter: w, st: st}
+		lw := &limitWriter{ResponseWriter: w, r: r, st: st}
 		r.Body = &limitBody{rc: r.Body, left: max, limited: max > 0, timeout: readTimeout, ctl: http.NewResponseController(w), st: st}
 		h.ServeHTTP(lw, r)
 	})
@@ -122,6 +122,7 @@ func (b *limitBody) Close() error { return b.rc.Close() }
 // 413 or 408, when no response has started yet.
 type limitWriter struct {
 	http.ResponseWriter
+	r        *http.Request // for the site's error pages
 	st       *bodyState
 	wrote    bool
 	replaced bool
@@ -144,7 +145,7 @@ func (w *limitWriter) WriteHeader(code int) {
 		case http.StatusBadRequest:
 			body = badBody
 		}
-		answer.Text(w.ResponseWriter, failed, body)
+		answer.Error(w.ResponseWriter, w.r, failed, body)
 		return
 	}
 	w.ResponseWriter.WriteHeader(code)

@@ -145,5 +145,5 @@ func (h *handler) serveError(w http.ResponseWriter, r *http.Request, err error) 
 		return
 	}
 	h.log.Warn("upstream request failed", "route", h.name, "upstream", upstream, "status", status, "error", err)
-	answer.Text(w, status, body)
+	answer.Error(w, r, status, body)
 }

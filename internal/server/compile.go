@@ -9,9 +9,11 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tlsgate/tlsgate/internal/answer"
 	"github.com/tlsgate/tlsgate/internal/certs"
 	"github.com/tlsgate/tlsgate/internal/compress"
 	"github.com/tlsgate/tlsgate/internal/config"
@@ -181,7 +183,28 @@ func (s *Server) compileRoutes(cfg *config.Config, i int, trusted []netip.Prefix
 	if sc.HSTS != nil {
 		h = edge.HSTS(h, time.Duration(sc.HSTS.MaxAge), sc.HSTS.IncludeSubdomains, sc.HSTS.Preload)
 	}
-	return edge.Headers(h, sc.Headers, sc.SecurityHeaders), nil
+	h = edge.Headers(h, sc.Headers, sc.SecurityHeaders)
+	// Error pages outermost: every answer tlsgate makes inside reads them.
+	pages, err := readErrorPages(sc.ErrorPages)
+	if err != nil {
+		at := fmt.Sprintf("sites[%d].error_pages", i)
+		return nil, fmt.Errorf("%s: %s: %w", cfg.Position(at), at, err)
+	}
+	return answer.WithPages(h, pages), nil
+}
+
+// readErrorPages reads a site's error_pages (validated: the keys are
+// status codes).
+func readErrorPages(files map[string]string) (*answer.Pages, error) {
+	byStatus := make(map[int]string, len(files))
+	for code, f := range files {
+		n, err := strconv.Atoi(code)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a status code", code)
+		}
+		byStatus[n] = f
+	}
+	return answer.ReadPages(byStatus)
 }
 
 func (s *Server) compileAction(rc config.Route, trusted []netip.Prefix) (http.Handler, error) {
