@@ -5,9 +5,11 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	htmltemplate "html/template"
 	"io"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -628,4 +630,95 @@ func pipeline(t *testing.T, inst *instance, host, header string, key func(int) s
 	if err := <-writeErr; err != nil {
 		t.Error(err)
 	}
+}
+
+// TestBasicAuthCORSBrowser: headless Chromium on another origin calls a
+// route behind basic auth with an Authorization header. The browser's
+// preflight carries no credentials and must still succeed (auth lets it
+// through to the CORS policy, which answers it); the real call then
+// carries them and reaches the backend as the user, without the header.
+func TestBasicAuthCORSBrowser(t *testing.T) {
+	t.Parallel()
+	chromium := requireChromium(t)
+	certutil := requirePeer(t, "certutil", "libnss3-tools")
+	echo := echoBackend(t, "echo")
+	g := newGateConfig(t)
+	target := fmt.Sprintf("https://localhost:%d/api", portOf(t, g.HTTPS))
+	origin := authOriginPage(t, target, "alice:alice-pass")
+	inst := startWith(t, g, fmt.Sprintf(header+`
+access_log: {output: "{{.Dir}}/access.log", format: json}
+sites:
+  - hosts: [localhost]
+    tls: local
+    cors:
+      allow_origins: ["%s"]
+      allow_credentials: true
+      allow_headers: [Authorization]
+    basic_auth: {realm: api, users: {alice: "%s"}}
+    routes:
+      - path: /
+        to: ["%s"]
+`, origin, hashPassword(t, "alice-pass"), echo))
+	home := nssHome(t, certutil, inst.RootPath())
+
+	out := pageOutcome(t, chromium, home, origin+"/")
+	body, ok := strings.CutPrefix(out, "OK 200 ")
+	if !ok {
+		t.Fatalf("page from %s says %q; want the credentialed call to succeed (OK 200 ...)", origin, out)
+	}
+	e := decodeEcho(t, body)
+	if u := e.values("X-Forwarded-User"); len(u) != 1 || u[0] != "alice" {
+		t.Errorf("backend X-Forwarded-User %q; want [alice]", u)
+	}
+	if a := e.get("Authorization"); a != "" {
+		t.Errorf("backend got Authorization %q; want none", a)
+	}
+	// The access log shows both: the preflight answered without a user,
+	// the call with alice.
+	type line struct {
+		Method string `json:"method"`
+		Status int    `json:"status"`
+		User   string `json:"user"`
+	}
+	logPath := filepath.Join(g.Dir, "access.log")
+	eventually(t, 10*time.Second, "the preflight and the call in the access log", func() error {
+		b, err := os.ReadFile(logPath)
+		if err != nil {
+			return err
+		}
+		var preflight, call bool
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var v line
+			if json.Unmarshal([]byte(l), &v) != nil {
+				continue
+			}
+			preflight = preflight || v.Method == "OPTIONS" && v.Status == 204 && v.User == ""
+			call = call || v.Method == "GET" && v.Status == 200 && v.User == "alice"
+		}
+		if !preflight || !call {
+			return fmt.Errorf("preflight 204 without user: %v, GET 200 as alice: %v\n%s", preflight, call, b)
+		}
+		return nil
+	})
+}
+
+// authOriginPage serves testdata/browser/auth_fetch.html, calling target
+// with credentials ("user:password"), from a new loopback server and
+// returns its origin, http://localhost:PORT.
+func authOriginPage(t *testing.T, target, credentials string) string {
+	t.Helper()
+	tmpl, err := htmltemplate.ParseFiles(filepath.Join("testdata", "browser", "auth_fetch.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		tmpl.Execute(w, struct{ Target, Credentials string }{target, credentials})
+	}))
+	t.Cleanup(srv.Close)
+	return fmt.Sprintf("http://localhost:%d", portOf(t, srv.Listener.Addr().String()))
 }
