@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+	promcollectors "github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tlsgate/tlsgate/internal/certs"
@@ -36,6 +37,10 @@ type Backend interface {
 // beside the instance's own collectors (request metrics).
 func Handler(b Backend, version string, collectors ...prometheus.Collector) http.Handler {
 	reg := prometheus.NewRegistry()
+	// The runtime's and the process's own families (go_goroutines,
+	// process_resident_memory_bytes, open fds...): what shows a client
+	// holding more than it should.
+	reg.MustRegister(promcollectors.NewGoCollector(), promcollectors.NewProcessCollector(promcollectors.ProcessCollectorOpts{}))
 	reg.MustRegister(&certCollector{list: b.Certificates})
 	reg.MustRegister(collectors...)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
