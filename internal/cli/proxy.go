@@ -71,6 +71,9 @@ Nothing the app started is left running.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			for i, to := range pf.to {
+				pf.to[i] = expandTo(to)
+			}
 			cfg, err := pf.config()
 			if err != nil {
 				return usage(err)
@@ -99,7 +102,7 @@ Nothing the app started is left running.`,
 		defHTTPS, defHTTP = 443, 80
 	}
 	fs := cmd.Flags()
-	fs.StringArrayVar(&pf.to, "to", nil, "the app's address: http://HOST:PORT or unix:/path.sock (repeat for round robin)")
+	fs.StringArrayVar(&pf.to, "to", nil, "the app's address: http://HOST:PORT or unix:/path.sock; :PORT means http://127.0.0.1:PORT (repeat for round robin)")
 	fs.StringArrayVar(&pf.from, "from", []string{"localhost"}, "name to serve, optionally with the HTTPS port (repeatable)")
 	fs.StringVar(&pf.tls, "tls", "", "certificate source: local, adhoc or acme (default: local for local names, else acme)")
 	fs.StringArrayVar(&pf.cors, "cors-origin", nil, "allow browser calls from this origin, e.g. http://localhost:5173 (repeatable; \"*\" for any, without credentials)")
@@ -110,6 +113,29 @@ Nothing the app started is left running.`,
 	pf.logs.register(fs)
 	_ = cmd.MarkFlagRequired("to")
 	return cmd
+}
+
+// expandTo reads the short forms of --to that people type for an app on
+// this machine: ":8000" and "8000" are http://127.0.0.1:8000 (where
+// uvicorn and flask run listen by default), "HOST:PORT" is
+// http://HOST:PORT. A URL or a unix: path is kept as given, and so is
+// anything else, for the config's own error.
+func expandTo(to string) string {
+	if strings.Contains(to, "://") || strings.HasPrefix(to, "unix:") {
+		return to
+	}
+	addr := to
+	if !strings.Contains(addr, ":") {
+		addr = ":" + addr
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 1 || n > 65535 {
+		return to
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // config builds the config the quick mode serves.

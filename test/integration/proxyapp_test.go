@@ -2,11 +2,11 @@ package integration
 
 import (
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -81,26 +81,45 @@ func requireGone(t *testing.T, pid int) {
 	})
 }
 
-// TestProxyAppFlask: `proxy -- flask run` starts Flask with PORT, serves it
-// over HTTPS, and SIGTERM stops both with exit 0.
+// flaskApp is the command line of testdata/flask_launched.py on $PORT;
+// exec makes the Flask process the child tlsgate started.
+var flaskApp = []string{"/bin/sh", "-c",
+	`exec /usr/bin/python3 -m flask --app flask_launched run --host 127.0.0.1 --port "$PORT"`}
+
+// get fetches path through the proxy, trusting its local CA.
+func (p *appProxy) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	pool := poolFromFile(t, filepath.Join(p.dataDir, "ca", "root.crt"))
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := client.Get(fmt.Sprintf("https://localhost:%d%s", p.httpsPort, path))
+	if err != nil {
+		t.Fatalf("GET %s through tlsgate: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// TestProxyAppFlask: `proxy -- flask run` starts Flask with PORT set to
+// --to's port, serves it over HTTPS, and SIGTERM stops both with exit 0.
 func TestProxyAppFlask(t *testing.T) {
 	t.Parallel()
 	requirePython(t)
-	p := startAppProxy(t, nil, "/bin/sh", "-c",
-		`exec /usr/bin/python3 -m flask --app flask_app run --host 127.0.0.1 --port "$PORT"`)
+	p := startAppProxy(t, nil, flaskApp...)
 	pid := p.appPID(t)
 	p.waitServing(t)
 
-	pool := poolFromFile(t, filepath.Join(p.dataDir, "ca", "root.crt"))
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	resp, err := client.Get(fmt.Sprintf("https://localhost:%d/hello", p.httpsPort))
-	if err != nil {
-		t.Fatalf("GET through tlsgate: %v", err)
+	code, body := p.get(t, "/env")
+	var env struct {
+		Port   string `json:"port"`
+		PID    int    `json:"pid"`
+		Scheme string `json:"scheme"`
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(body), `"scheme":"https"`) {
-		t.Errorf("Flask answered %d %s; want 200 and scheme https", resp.StatusCode, body)
+	if err := json.Unmarshal([]byte(body), &env); code != 200 || err != nil {
+		t.Fatalf("Flask answered %d %q (%v); want 200 and JSON", code, body, err)
+	}
+	if env.Port != strconv.Itoa(p.appPort) || env.PID != pid || env.Scheme != "https" {
+		t.Errorf("Flask says PORT=%q PID %d scheme %q; want PORT=%d, PID %d (the child tlsgate named), https", env.Port, env.PID, env.Scheme, p.appPort, pid)
 	}
 
 	p.Signal(t, syscall.SIGTERM)
@@ -117,18 +136,12 @@ func TestProxyAppExitStatus(t *testing.T) {
 	t.Run("while served", func(t *testing.T) {
 		t.Parallel()
 		requirePython(t)
-		stop := filepath.Join(t.TempDir(), "stop")
-		// Listens on PORT, then exits 3 once the test creates the stop file.
-		script := fmt.Sprintf(`import os, socket, sys, time
-s = socket.create_server(("127.0.0.1", int(os.environ["PORT"])))
-while not os.path.exists(%q):
-    time.sleep(0.05)
-sys.exit(3)`, stop)
-		p := startAppProxy(t, nil, "/usr/bin/python3", "-c", script)
+		p := startAppProxy(t, nil, flaskApp...)
 		pid := p.appPID(t)
 		p.waitServing(t)
-		if err := os.WriteFile(stop, nil, 0o600); err != nil {
-			t.Fatal(err)
+		// Flask answers, then exits 3 on its own.
+		if code, body := p.get(t, "/exit/3"); code != 200 || body != "bye\n" {
+			t.Fatalf("GET /exit/3 = %d %q; want 200 bye", code, body)
 		}
 		if code := p.WaitExit(t, 20*time.Second); code != 3 {
 			t.Errorf("tlsgate exited %d, want the app's 3\nstderr:\n%s", code, p.Stderr)
@@ -157,10 +170,15 @@ sys.exit(3)`, stop)
 // --wait-timeout, and killed.
 func TestProxyAppNeverListens(t *testing.T) {
 	t.Parallel()
-	p := startAppProxy(t, []string{"--wait-timeout", "1s"}, "/bin/sh", "-c", "exec sleep 60")
+	p := startAppProxy(t, []string{"--wait-timeout", "1s"}, "/bin/sh", "-c",
+		"echo 'app: loading, will never listen'; echo 'app: a warning' >&2; exec sleep 60")
 	pid := p.appPID(t)
 	if code := p.WaitExit(t, 20*time.Second); code != 1 {
 		t.Errorf("tlsgate exited %d, want 1\nstderr:\n%s", code, p.Stderr)
+	}
+	// The app's own output, which says why it did not listen, is shown.
+	if !strings.Contains(p.Stdout.String(), "app: loading, will never listen") || !strings.Contains(p.Stderr.String(), "app: a warning") {
+		t.Errorf("the app's output is not shown\nstdout:\n%s\nstderr:\n%s", p.Stdout, p.Stderr)
 	}
 	want := fmt.Sprintf("did not accept connections on 127.0.0.1:%d within 1s", p.appPort)
 	for _, s := range []string{want, fmt.Sprintf("PORT=%d", p.appPort), "--wait-timeout"} {

@@ -5,6 +5,7 @@ package packaging
 import (
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -12,8 +13,9 @@ import (
 )
 
 // TestDeb installs the .deb with dpkg, checks the user, the data
-// directory, the unit and the binary, then purges it: nothing of the
-// package stays except the tlsgate system user and group, which Debian
+// directory, the unit, the completions, the man pages and the binary, then
+// purges it: nothing of the package stays (configuration, data and logs
+// included) except the tlsgate system user and group, which Debian
 // practice keeps (a freed uid could be reused and inherit old files).
 func TestDeb(t *testing.T) {
 	d := buildDist(t)
@@ -40,11 +42,15 @@ func TestDeb(t *testing.T) {
 		t.Errorf("/var/lib/tlsgate: mode %v uid %d; want a 0700 directory owned by tlsgate (uid %s)", fi.Mode(), st.Uid, u.Uid)
 	}
 	for path, want := range map[string]os.FileMode{
-		"/usr/bin/tlsgate":                               0o755,
-		"/lib/systemd/system/tlsgate.service":            0o644,
-		"/etc/tlsgate/tlsgate.yaml":                      0o644,
-		"/usr/share/bash-completion/completions/tlsgate": 0o644,
-		"/usr/share/man/man1/tlsgate.1.gz":               0o644,
+		"/usr/bin/tlsgate":                                  0o755,
+		"/lib/systemd/system/tlsgate.service":               0o644,
+		"/etc/tlsgate/tlsgate.yaml":                         0o644,
+		"/usr/share/bash-completion/completions/tlsgate":    0o644,
+		"/usr/share/zsh/vendor-completions/_tlsgate":        0o644,
+		"/usr/share/fish/vendor_completions.d/tlsgate.fish": 0o644,
+		"/usr/share/man/man1/tlsgate.1.gz":                  0o644,
+		"/usr/share/man/man1/tlsgate-proxy.1.gz":            0o644,
+		"/usr/share/man/man1/tlsgate-run.1.gz":              0o644,
 	} {
 		fi, err := os.Stat(path)
 		if err != nil || fi.Mode().Perm() != want {
@@ -64,9 +70,24 @@ func TestDeb(t *testing.T) {
 	}
 	mustRun(t, "/usr/bin/tlsgate", "validate", "-c", "/etc/tlsgate/tlsgate.yaml")
 
+	if out := mustRun(t, "man", "-w", "tlsgate-proxy"); !strings.Contains(out, "/usr/share/man/man1/tlsgate-proxy.1.gz") {
+		t.Errorf("man -w tlsgate-proxy = %q; want the packaged page", out)
+	}
+	// Files tlsgate makes while it runs: a certificate in the data
+	// directory, an access log in the directory systemd makes for
+	// LogsDirectory=tlsgate. Purge removes them with the package's own.
+	for _, f := range []string{"/var/lib/tlsgate/certificates/localhost.crt", "/var/log/tlsgate/access.log"} {
+		if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, []byte("made at run time\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	listed := strings.Fields(mustRun(t, "dpkg-query", "-L", "tlsgate"))
 	mustRun(t, "dpkg", "--purge", "tlsgate")
-	for _, p := range append(listed, "/etc/tlsgate", "/var/lib/tlsgate") {
+	for _, p := range append(listed, "/etc/tlsgate", "/var/lib/tlsgate", "/var/log/tlsgate") {
 		if !strings.Contains(p, "tlsgate") {
 			continue // shared directories such as /usr/share/man/man1
 		}

@@ -174,7 +174,7 @@ func TestWheel(t *testing.T) {
 	}
 }
 
-// servesThroughProxy runs `bin proxy` in front of a backend and fetches a
+// servesThroughProxy runs `bin proxy --to :PORT` in front of a backend and fetches a
 // page through it with curl, trusting only tlsgate's local CA.
 func servesThroughProxy(t *testing.T, tmp string, env []string, bin string) {
 	t.Helper()
@@ -184,7 +184,9 @@ func servesThroughProxy(t *testing.T, tmp string, env []string, bin string) {
 	t.Cleanup(backend.Close)
 	port := testenv.FreePort(t)
 	data := filepath.Join(tmp, "data")
-	cmd := exec.Command(bin, "proxy", "--to", backend.URL, "--http-port", "0",
+	// --to :PORT, the short form of `uvx tlsgate proxy --to :8000`.
+	_, backendPort, _ := strings.Cut(strings.TrimPrefix(backend.URL, "http://"), ":")
+	cmd := exec.Command(bin, "proxy", "--to", ":"+backendPort, "--http-port", "0",
 		"--https-port", strconv.Itoa(port), "--data-dir", data)
 	cmd.Dir, cmd.Env = tmp, env
 	p := testenv.Start(t, cmd)
@@ -194,6 +196,9 @@ func servesThroughProxy(t *testing.T, tmp string, env []string, bin string) {
 		}
 		if !strings.Contains(p.Stdout.String(), "Serving https://") {
 			return fmt.Errorf("no Serving line yet")
+		}
+		if want := "-> " + backend.URL + "\n"; !strings.Contains(p.Stdout.String(), want) {
+			t.Fatalf("tlsgate proxy --to :%s does not say it forwards to %s:\n%s", backendPort, backend.URL, p.Stdout)
 		}
 		return nil
 	})
