@@ -121,6 +121,14 @@ func requirePython(t *testing.T) {
 // It returns the base URL.
 func pythonBackend(t *testing.T, args func(port int) []string) string {
 	t.Helper()
+	base, _ := pythonApp(t, args)
+	return base
+}
+
+// pythonApp is pythonBackend that also returns the process, to read what
+// the app printed.
+func pythonApp(t *testing.T, args func(port int) []string) (string, *testenv.Proc) {
+	t.Helper()
 	requirePython(t)
 	testdata, err := filepath.Abs("testdata")
 	if err != nil {
@@ -146,7 +154,7 @@ func pythonBackend(t *testing.T, args func(port int) []string) string {
 		resp.Body.Close()
 		return nil
 	})
-	return base
+	return base, p
 }
 
 // flaskBackend runs testdata/flask_app.py (Werkzeug + ProxyFix).
