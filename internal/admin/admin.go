@@ -1,5 +1,5 @@
 // Package admin serves tlsgate's admin API: status, reload, certificates,
-// renewal, recent events and Prometheus metrics. It is plain HTTP meant for loopback or a
+// renewal, recent events, Prometheus metrics and a dashboard page at /. It is plain HTTP meant for loopback or a
 // unix socket; the config refuses any other address.
 package admin
 
@@ -50,6 +50,7 @@ func Handler(b Backend, version string, collectors ...prometheus.Collector) http
 	}, func() float64 { return 1 }))
 
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", serveDashboard)
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, b.Status())
 	})

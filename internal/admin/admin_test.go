@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/tlsgate/tlsgate/internal/certs"
@@ -52,6 +53,39 @@ func TestLocalOnly(t *testing.T) {
 			}
 			if tc.want != http.StatusOK && b.reloads != 0 {
 				t.Error("a refused request reloaded")
+			}
+		})
+	}
+}
+
+// The dashboard is served behind the same guard, with a policy that lets
+// only its own inline script run.
+func TestDashboard(t *testing.T) {
+	tests := []struct {
+		name, host string
+		want       int
+	}{
+		{"loopback", "127.0.0.1:2019", http.StatusOK},
+		{"rebinding", "rebind.evil.example:2019", http.StatusForbidden},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, "http://"+tc.host+"/", nil)
+			rec := httptest.NewRecorder()
+			Handler(&stubBackend{}, "test").ServeHTTP(rec, req)
+			if rec.Code != tc.want {
+				t.Fatalf("GET / Host %q: %d; want %d", tc.host, rec.Code, tc.want)
+			}
+			if tc.want != http.StatusOK {
+				return
+			}
+			csp := rec.Header().Get("Content-Security-Policy")
+			if !strings.Contains(csp, "script-src 'sha256-") || !strings.Contains(csp, "default-src 'none'") {
+				t.Errorf("CSP = %q; want the script's hash and nothing else by default", csp)
+			}
+			body := rec.Body.String()
+			if !strings.Contains(body, "<title>tlsgate</title>") || strings.Contains(body, "https://") || strings.Contains(body, "src=") {
+				t.Error("the page is not the self-contained dashboard")
 			}
 		})
 	}

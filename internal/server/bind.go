@@ -2,8 +2,10 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/tlsgate/tlsgate/internal/admin"
@@ -156,13 +158,18 @@ func (s *Server) Status() admin.Status {
 		Version:    s.opts.Version,
 		Uptime:     s.opts.Now().Sub(s.started).Round(time.Second).String(),
 		Started:    s.started,
+		Now:        s.opts.Now(),
 		ConfigFile: rt.cfg.File,
 		Listeners:  make(map[string]string),
+	}
+	for _, d := range rt.cfg.Alerts.ExpiryWarnings {
+		st.ExpiryWarningDays = append(st.ExpiryWarningDays, time.Duration(d).Hours()/24)
 	}
 	for _, sc := range rt.cfg.Sites {
 		ss := admin.SiteStatus{Hosts: sc.Hosts, TLS: siteTLS(sc).Mode}
 		for _, r := range sc.Routes {
 			ss.Routes = append(ss.Routes, r.Path)
+			ss.RouteActions = append(ss.RouteActions, routeAction(r))
 		}
 		st.Sites = append(st.Sites, ss)
 	}
@@ -172,4 +179,19 @@ func (s *Server) Status() admin.Status {
 		}
 	}
 	return st
+}
+
+// routeAction says in a few words what a route does, for /status.
+func routeAction(r config.Route) string {
+	switch {
+	case len(r.To) > 0:
+		return "proxy " + strings.Join(r.To, ", ")
+	case r.Static != nil:
+		return "static " + r.Static.Root
+	case r.Redirect != nil:
+		return "redirect " + r.Redirect.To
+	case r.Respond != nil:
+		return fmt.Sprintf("respond %d", r.Respond.Status)
+	}
+	return ""
 }
