@@ -2,8 +2,10 @@ package integration
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	htmltemplate "html/template"
 	"io"
@@ -18,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tlsgate/tlsgate/test/testenv"
 )
@@ -332,7 +336,10 @@ sites:
     routes:
       - path: /
         to: ["%s"]
-`, authURL, echo))
+      - path: /elsewhere/
+        to: ["%[2]s"]
+        forward_auth: {url: "http://%s/verify", timeout: 2s}
+`, authURL, echo, deadAddr(t)))
 
 	t.Run("allowed", func(t *testing.T) {
 		code, out := curlAnswer(t, inst, "fa.test", "/app?x=1", "-H", "Cookie: session=good", "-H", "X-User: mallory", "-H", "X-Email: spoof@evil")
@@ -348,6 +355,13 @@ sites:
 		}
 		if got := e.values("X-Email"); len(got) != 1 || got[0] != "alice@example.com" {
 			t.Errorf("backend X-Email %q; want [alice@example.com]", got)
+		}
+	})
+	t.Run("route replaces site", func(t *testing.T) {
+		// The route asks its own service (nobody listening), not the site's.
+		code, out := curlAnswer(t, inst, "fa.test", "/elsewhere/x", "-H", "Cookie: session=good")
+		if code != 503 {
+			t.Fatalf("status %d; want 503 from the route's own, unreachable, service\n%s", code, out)
 		}
 	})
 	t.Run("denied", func(t *testing.T) {
@@ -721,4 +735,106 @@ func authOriginPage(t *testing.T, target, credentials string) string {
 	}))
 	t.Cleanup(srv.Close)
 	return fmt.Sprintf("http://localhost:%d", portOf(t, srv.Listener.Addr().String()))
+}
+
+// TestHashPassword: `tlsgate hash-password` reads the first line of stdin
+// when it is not a terminal and prints a bcrypt hash of it at --cost; an
+// empty password and an out-of-range cost are refused. On a terminal
+// (a pseudo-terminal driven by testdata/pty_answer.py) it asks twice with
+// echo off, never showing the password, and refuses two different ones.
+func TestHashPassword(t *testing.T) {
+	t.Parallel()
+	const pass = "s3cr3t!#-typed" // '!' and '#' are not in bcrypt's alphabet
+	check := func(t *testing.T, out string, cost int) {
+		t.Helper()
+		hash := strings.TrimSpace(out)
+		if err := bcrypt.CompareHashAndPassword([]byte(hash), []byte(pass)); err != nil {
+			t.Fatalf("printed %q: not a bcrypt hash of the password: %v", out, err)
+		}
+		if c, _ := bcrypt.Cost([]byte(hash)); c != cost {
+			t.Errorf("cost %d; want %d", c, cost)
+		}
+	}
+	run := func(t *testing.T, stdin string, args ...string) testenv.Result {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, tlsgateBin, append([]string{"hash-password"}, args...)...)
+		cmd.Env, cmd.Stdin = childEnv, strings.NewReader(stdin)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatalf("tlsgate hash-password: %v", err)
+		}
+		return testenv.Result{Code: cmd.ProcessState.ExitCode(), Stdout: stdout.String(), Stderr: stderr.String()}
+	}
+	t.Run("stdin", func(t *testing.T) {
+		r := run(t, pass+"\nsecond line ignored\n", "--cost", "5")
+		if r.Code != 0 {
+			t.Fatal(r)
+		}
+		check(t, r.Stdout, 5)
+	})
+	t.Run("stdin default cost", func(t *testing.T) {
+		r := run(t, pass)
+		if r.Code != 0 {
+			t.Fatal(r)
+		}
+		check(t, r.Stdout, bcrypt.DefaultCost)
+	})
+	for _, tc := range []struct{ name, stdin, cost, want string }{
+		{"empty", "\n", "5", "empty password"},
+		{"cost too low", pass, "3", "out of range"},
+		{"cost too high", pass, "32", "out of range"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, tc.stdin, "--cost", tc.cost)
+			if r.Code == 0 || !strings.Contains(r.Stderr, tc.want) || r.Stdout != "" {
+				t.Errorf("%s; want a failure saying %q and no hash", r, tc.want)
+			}
+		})
+	}
+
+	skipShort(t, "python3 on a pseudo-terminal")
+	script, err := filepath.Abs(filepath.Join("testdata", "pty_answer.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type outcome struct {
+		Terminal string `json:"terminal"`
+		Stdout   string `json:"stdout"`
+		Code     int    `json:"code"`
+		EchoOff  []bool `json:"echo_off"`
+	}
+	prompt := func(t *testing.T, first, second string) outcome {
+		t.Helper()
+		r := testenv.Run(t, 60*time.Second, "", childEnv, "/usr/bin/python3", script,
+			"Password: ", first, "Repeat the password: ", second, "--", tlsgateBin, "hash-password", "--cost", "5")
+		var o outcome
+		if err := json.Unmarshal([]byte(r.Stdout), &o); err != nil {
+			t.Fatalf("pty_answer.py: %v\n%s", err, r)
+		}
+		if len(o.EchoOff) != 2 || !o.EchoOff[0] || !o.EchoOff[1] {
+			t.Errorf("echo off at the two prompts: %v; want [true true]\nterminal: %q", o.EchoOff, o.Terminal)
+		}
+		if strings.Contains(o.Terminal, first) || strings.Contains(o.Terminal, second) {
+			t.Errorf("the password was shown on the terminal: %q", o.Terminal)
+		}
+		return o
+	}
+	t.Run("terminal", func(t *testing.T) {
+		o := prompt(t, pass, pass)
+		if o.Code != 0 {
+			t.Fatalf("exit %d; terminal: %q", o.Code, o.Terminal)
+		}
+		check(t, o.Stdout, 5)
+	})
+	t.Run("terminal, passwords differ", func(t *testing.T) {
+		o := prompt(t, pass, pass+"x")
+		if o.Code == 0 || o.Stdout != "" || !strings.Contains(o.Terminal, "differ") {
+			t.Errorf("exit %d, stdout %q, terminal %q; want a failure saying the passwords differ", o.Code, o.Stdout, o.Terminal)
+		}
+	})
 }
