@@ -15,7 +15,17 @@ type Status struct {
 	Listeners  map[string]string `json:"listeners"` // by listener role: https, http, admin
 	// ExpiryWarningDays are alerts.expiry_warnings in days, for the
 	// dashboard's colours.
-	ExpiryWarningDays []float64 `json:"expiry_warning_days"`
+	ExpiryWarningDays []float64        `json:"expiry_warning_days"`
+	Upstreams         []UpstreamStatus `json:"upstreams,omitempty"`
+}
+
+// UpstreamStatus is one upstream of one proxy route in Status.
+type UpstreamStatus struct {
+	Route    string `json:"route"` // site name and path, e.g. "app.example.com/api/"
+	Upstream string `json:"upstream"`
+	Healthy  bool   `json:"healthy"` // in rotation
+	// Checkers is the number of health check goroutines probing it.
+	Checkers int `json:"checkers"`
 }
 
 // SiteStatus describes one site in Status.

@@ -50,6 +50,15 @@ const (
 	defaultAlertTimeout      = 10 * time.Second
 	defaultAlertAttempts     = 5
 	defaultAlertExecTimeout  = 30 * time.Second
+	defaultHealthPath        = "/"
+	defaultHealthInterval    = 5 * time.Second
+	defaultHealthTimeout     = 2 * time.Second
+	defaultHealthStatus      = 200
+	defaultUnhealthyAfter    = 2
+	defaultHealthyAfter      = 2
+	defaultPassiveFailAfter  = 3
+	defaultPassiveWindow     = 30 * time.Second
+	defaultPassiveCooldown   = 30 * time.Second
 )
 
 // defaultExpiryWarnings are when cert_expiring fires: two weeks leaves
@@ -282,6 +291,7 @@ func siteDefaults(s *Site) {
 			setString(&r.LB, defaultLB)
 			setDuration(&r.Timeout, defaultRouteTimeout)
 			setDuration(&r.DialTimeout, defaultDialTimeout)
+			upstreamDefaults(r.HealthCheck, r.PassiveHealth)
 		}
 		if r.Static != nil && len(r.Static.Index) == 0 {
 			r.Static.Index = []string{defaultStaticIndex}
@@ -292,6 +302,25 @@ func siteDefaults(s *Site) {
 		if r.Redirect != nil && r.Redirect.Status == 0 {
 			r.Redirect.Status = defaultRedirectStatus
 		}
+	}
+}
+
+// upstreamDefaults fills a route's health blocks: GET / every 5s with a
+// 2s timeout expecting 200, two results in a row to flip; passively, 3
+// failures within 30s take an upstream out for 30s.
+func upstreamDefaults(h *HealthCheck, p *PassiveHealth) {
+	if h != nil {
+		setString(&h.Path, defaultHealthPath)
+		setDuration(&h.Interval, defaultHealthInterval)
+		setDuration(&h.Timeout, defaultHealthTimeout)
+		setInt(&h.ExpectStatus, defaultHealthStatus)
+		setInt(&h.UnhealthyAfter, defaultUnhealthyAfter)
+		setInt(&h.HealthyAfter, defaultHealthyAfter)
+	}
+	if p != nil {
+		setInt(&p.FailAfter, defaultPassiveFailAfter)
+		setDuration(&p.Window, defaultPassiveWindow)
+		setDuration(&p.Cooldown, defaultPassiveCooldown)
 	}
 }
 
@@ -332,6 +361,12 @@ func orDefault(p **string, def string) {
 
 func setString(p *string, def string) {
 	if *p == "" {
+		*p = def
+	}
+}
+
+func setInt(p *int, def int) {
+	if *p == 0 {
 		*p = def
 	}
 }

@@ -27,7 +27,7 @@ func ExampleParse() {
 	fmt.Println(d.Sites[0].Routes[0].To[0], d.Sites[0].TLS.Mode, d.Sites[0].Routes[0].LB)
 	fmt.Println(c.Position("sites[0].routes[0].to"))
 	// Output:
-	// tlsgate.yaml:6:13: sites[0].routes[0].lb: lb "random" is unknown; use round_robin, least_conn or first
+	// tlsgate.yaml:6:13: sites[0].routes[0].lb: lb "random" is unknown; use round_robin, least_conn, first, ip_hash or cookie
 	// http://127.0.0.1:8000 local round_robin
 	// tlsgate.yaml:5:9
 }

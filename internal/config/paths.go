@@ -87,6 +87,11 @@ func (c *Config) resolvePaths() error {
 			for k := range r.To {
 				unix(&r.To[k])
 			}
+			if u := r.UpstreamTLS; u != nil {
+				all(u.CAFiles)
+				abs(&u.ClientCertFile)
+				abs(&u.ClientKeyFile)
+			}
 			if r.Static != nil {
 				abs(&r.Static.Root)
 			}

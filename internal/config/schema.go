@@ -301,12 +301,30 @@ type Route struct {
 	// Path is a prefix; the longest matching prefix wins. Empty means "/".
 	Path string `yaml:"path"`
 
-	// To lists upstreams: http://host:port[/base] or unix:/path.
-	To          []string `yaml:"to"`
-	LB          string   `yaml:"lb"` // round_robin (default) | least_conn | first
+	// To lists upstreams: http://host:port[/base], https://...,
+	// h2c://host:port or unix:/path.
+	To []string `yaml:"to"`
+	// LB is round_robin (default) | least_conn | first | ip_hash | cookie.
+	LB          string   `yaml:"lb"`
 	Timeout     Duration `yaml:"timeout"`
 	DialTimeout Duration `yaml:"dial_timeout"`
 	StripPrefix bool     `yaml:"strip_prefix"`
+
+	// HealthCheck probes every upstream of the route; nil means none.
+	HealthCheck *HealthCheck `yaml:"health_check"`
+	// PassiveHealth takes an upstream out of rotation after failed
+	// requests; nil means only the 2-second cooldown after a refused dial.
+	PassiveHealth *PassiveHealth `yaml:"passive_health"`
+	// Retries is how many other upstreams an idempotent request may be
+	// sent to after the first failed (0 = none; a refused dial always
+	// moves on).
+	Retries int `yaml:"retries"`
+	// RetryOn lists upstream answers that are retried like a failure
+	// (e.g. [502, 503]).
+	RetryOn []int `yaml:"retry_on"`
+	// UpstreamTLS is how https:// upstreams are verified, and the client
+	// certificate offered to them. Nil means the system roots.
+	UpstreamTLS *UpstreamTLS `yaml:"upstream_tls"`
 
 	// MaxBodyBytes replaces limits.max_body_bytes for this route (0 = no
 	// limit). Nil means the global limit.
@@ -338,6 +356,40 @@ type Route struct {
 
 	// AccessLog false turns the access log off for this route.
 	AccessLog *bool `yaml:"access_log"`
+}
+
+// HealthCheck is an active health check: GET Path on every upstream each
+// Interval; an answer with ExpectStatus within Timeout passes.
+// UnhealthyAfter failures in a row take an upstream out of rotation,
+// HealthyAfter passes in a row bring it back.
+type HealthCheck struct {
+	Path           string   `yaml:"path"`
+	Interval       Duration `yaml:"interval"`
+	Timeout        Duration `yaml:"timeout"`
+	ExpectStatus   int      `yaml:"expect_status"`
+	UnhealthyAfter int      `yaml:"unhealthy_after"`
+	HealthyAfter   int      `yaml:"healthy_after"`
+}
+
+// PassiveHealth counts failed requests (connect errors, resets before a
+// response, 502/503/504 answers): FailAfter of them within Window take an
+// upstream out of rotation for Cooldown.
+type PassiveHealth struct {
+	FailAfter int      `yaml:"fail_after"`
+	Window    Duration `yaml:"window"`
+	Cooldown  Duration `yaml:"cooldown"`
+}
+
+// UpstreamTLS configures TLS to https:// upstreams. Verification is always
+// on: CAFiles add roots (PEM) to the system's, ServerName replaces the
+// upstream's host as the name verified (and sent as SNI), and
+// ClientCertFile/ClientKeyFile are offered to upstreams that ask for a
+// client certificate. Paths are absolute after Load.
+type UpstreamTLS struct {
+	CAFiles        []string `yaml:"ca_files"`
+	ServerName     string   `yaml:"server_name"`
+	ClientCertFile string   `yaml:"client_cert_file"`
+	ClientKeyFile  string   `yaml:"client_key_file"`
 }
 
 // BasicAuth asks for a user name and password (RFC 7617). Users maps names
@@ -467,6 +519,8 @@ const (
 	LBRoundRobin = "round_robin"
 	LBLeastConn  = "least_conn"
 	LBFirst      = "first"
+	LBIPHash     = "ip_hash"
+	LBCookie     = "cookie"
 )
 
 // ACME challenge types (ACME.Challenges).

@@ -51,11 +51,12 @@ func (v *validator) route(path string, r *Route) {
 	}
 	if len(r.To) > 0 {
 		switch r.LB {
-		case LBRoundRobin, LBLeastConn, LBFirst:
+		case LBRoundRobin, LBLeastConn, LBFirst, LBIPHash, LBCookie:
 		default:
-			v.errf(path+".lb", "lb %q is unknown; use round_robin, least_conn or first", r.LB)
+			v.errf(path+".lb", "lb %q is unknown; use round_robin, least_conn, first, ip_hash or cookie", r.LB)
 		}
 	}
+	v.upstreams(path, r)
 	if s := r.Static; s != nil {
 		if s.Root == "" {
 			v.errf(path+".static", "static needs a directory; write static: ./public or static: {root: ./public}")
@@ -75,9 +76,9 @@ func (v *validator) route(path string, r *Route) {
 }
 
 // upstreamProblem says what is wrong with an upstream, or "" for
-// http://HOST[:PORT][/base], https://..., or unix:/path/to.sock.
+// http://HOST[:PORT][/base], https://..., h2c://..., or unix:/path/to.sock.
 func upstreamProblem(s string) string {
-	bad := fmt.Sprintf("%q is not an upstream URL; use http://HOST:PORT or unix:/path/to.sock", s)
+	bad := fmt.Sprintf("%q is not an upstream URL; use http://HOST:PORT, https://HOST:PORT or unix:/path/to.sock", s)
 	if rest, ok := strings.CutPrefix(s, "unix:"); ok {
 		if rest == "" || strings.HasPrefix(rest, "//") {
 			return bad

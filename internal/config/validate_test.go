@@ -61,7 +61,7 @@ func TestValidateErrors(t *testing.T) {
 		// Routes.
 		{"no routes", "sites:\n  - hosts: [app.test]\n", nil, errorWant{"sites[0].routes", "2:5", "a site needs routes"}},
 		{"bad upstream", blockRoute("/api/", "        to: [\"htp://x\"]\n"), nil,
-			errorWant{"sites[0].routes[0].to[0]", "5:14", `"htp://x" is not an upstream URL; use http://HOST:PORT or unix:/path/to.sock`}},
+			errorWant{"sites[0].routes[0].to[0]", "5:14", `"htp://x" is not an upstream URL; use http://HOST:PORT, https://HOST:PORT or unix:/path/to.sock`}},
 		{"upstream without host", blockRoute("/", "        to: [\"http://:80\"]\n"), nil,
 			errorWant{"sites[0].routes[0].to[0]", "5:14", "is not an upstream URL"}},
 		{"empty unix upstream", blockRoute("/", "        to: [\"unix:\"]\n"), nil,
@@ -71,7 +71,21 @@ func TestValidateErrors(t *testing.T) {
 		{"upstream bad port", blockRoute("/", "        to: [\"http://a:99999\"]\n"), nil,
 			errorWant{"sites[0].routes[0].to[0]", "5:14", "not a number from 1 to 65535"}},
 		{"unknown lb", blockRoute("/", "        to: [\"http://a:1\"]\n        lb: random\n"), nil,
-			errorWant{"sites[0].routes[0].lb", "6:13", `lb "random" is unknown; use round_robin, least_conn or first`}},
+			errorWant{"sites[0].routes[0].lb", "6:13", `lb "random" is unknown; use round_robin, least_conn, first, ip_hash or cookie`}},
+		{"health check path", blockRoute("/", "        to: [\"http://a:1\"]\n        health_check: {path: healthz}\n"), nil,
+			errorWant{"sites[0].routes[0].health_check.path", "6:30", `"healthz" does not start with /`}},
+		{"health check status", blockRoute("/", "        to: [\"http://a:1\"]\n        health_check: {expect_status: 999}\n"), nil,
+			errorWant{"sites[0].routes[0].health_check.expect_status", "6:39", "status 999 is not an HTTP status"}},
+		{"passive fail_after", blockRoute("/", "        to: [\"http://a:1\"]\n        passive_health: {fail_after: -1}\n"), nil,
+			errorWant{"sites[0].routes[0].passive_health.fail_after", "6:38", "fail_after must be 1 or more"}},
+		{"too many retries", blockRoute("/", "        to: [\"http://a:1\"]\n        retries: 11\n"), nil,
+			errorWant{"sites[0].routes[0].retries", "6:18", "retries must be 0 to 10"}},
+		{"retry_on without retries", blockRoute("/", "        to: [\"http://a:1\"]\n        retry_on: [503]\n"), nil,
+			errorWant{"sites[0].routes[0].retry_on", "6:19", "retry_on needs retries"}},
+		{"retry_on not an error", blockRoute("/", "        to: [\"http://a:1\"]\n        retries: 1\n        retry_on: [200]\n"), nil,
+			errorWant{"sites[0].routes[0].retry_on[0]", "7:20", "status 200 is not an error status"}},
+		{"upstream_tls without https", blockRoute("/", "        to: [\"http://a:1\"]\n        upstream_tls: {server_name: a}\n"), nil,
+			errorWant{"sites[0].routes[0].upstream_tls", "6:23", "this route has none"}},
 		{"path without slash", blockRoute("api", "        respond: {status: 204}\n"), nil,
 			errorWant{"sites[0].routes[0].path", "4:15", `"api" does not start with /`}},
 		// An absent path means "/", so it collides with an explicit "/".
@@ -269,7 +283,7 @@ func TestValidateReportsAll(t *testing.T) {
 func TestValidateInCode(t *testing.T) {
 	c := &Config{Sites: []Site{{Hosts: []string{"app.test"}, Routes: []Route{{To: []string{"ftp://x"}}}}}}
 	err := c.Validate()
-	want := `sites[0].routes[0].to[0]: "ftp://x" is not an upstream URL; use http://HOST:PORT or unix:/path/to.sock`
+	want := `sites[0].routes[0].to[0]: "ftp://x" is not an upstream URL; use http://HOST:PORT, https://HOST:PORT or unix:/path/to.sock`
 	if err == nil || err.Error() != want {
 		t.Fatalf("Validate = %v; want %s", err, want)
 	}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -21,6 +24,8 @@ const (
 	RoundRobin = "round_robin"
 	LeastConn  = "least_conn"
 	First      = "first"
+	IPHash     = "ip_hash"
+	Cookie     = "cookie"
 )
 
 // cooldown is how long an upstream that refused a connection is tried only
@@ -39,6 +44,11 @@ type upstream struct {
 
 	inflight atomic.Int64 // requests in flight, until the response body is closed
 	failedAt atomic.Int64 // unix nanoseconds of the last refused dial; 0 = none
+
+	state  *upstreamState    // health, kept across reloads by Health
+	tag    string            // opaque cookie value naming it (lb: cookie)
+	cookie string            // the Set-Cookie line carrying tag
+	rt     http.RoundTripper // the transport for its scheme
 }
 
 // parseUpstream reads "http://host:port[/base]", "https://...",
@@ -76,6 +86,16 @@ func parseUpstream(raw string, t *Transport) (*upstream, error) {
 	}, nil
 }
 
+// available reports whether u is in rotation: its health checks pass, no
+// passive cooldown is running and it has not just refused a connection.
+// now is read once per request and only when needed.
+func (u *upstream) available(now *int64) bool {
+	if u.cooling(now) {
+		return false
+	}
+	return u.state.healthy(u.state.h.now().UnixNano())
+}
+
 // cooling reports whether u refused a connection less than cooldown ago.
 // now is read once per request and only when some upstream has failed.
 func (u *upstream) cooling(now *int64) bool {
@@ -89,63 +109,126 @@ func (u *upstream) cooling(now *int64) bool {
 	return *now-f < int64(cooldown)
 }
 
-// balancer is the http.RoundTripper of one route: it picks an upstream by
-// policy and moves on to the next one when a connection cannot be made
-// (the request never left, so this is safe for every method and the body
-// is unread). Every other error ends the request.
+// balancer is the http.RoundTripper of one route: it orders the upstreams
+// by policy, those in rotation first, and moves on to the next one when a
+// connection cannot be made (the request never left, so this is safe for
+// every method and the body is unread). A request that may have reached an
+// upstream moves on only when it is retryable (retry.go).
 type balancer struct {
-	name   string // route, for logs
-	policy string
-	ups    []*upstream
-	rt     http.RoundTripper
-	log    *slog.Logger
-	next   atomic.Uint64
+	name    string // route, for logs
+	policy  string
+	ups     []*upstream
+	log     *slog.Logger
+	next    atomic.Uint64
+	trusted []netip.Prefix // for ip_hash's client address
+	passive Passive
+	retries int
+	retryOn []int
+	// budget bounds retries: none starts once this long has passed since
+	// the first attempt (the route's timeout).
+	budget time.Duration
 }
 
 // RoundTrip implements http.RoundTripper. Errors are *upstreamError values
 // that carry the status and public message for the client.
 func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
-	n := len(b.ups)
-	start := b.start()
+	var buf [8]*upstream
+	order, sticky := b.order(req, buf[:0])
 	path, rawPath := req.URL.Path, req.URL.RawPath
-	if req.Body != nil && req.Body != http.NoBody && n > 1 {
-		// http.Transport closes the body when a dial fails; keep it open
-		// for the next upstream. ReverseProxy closes the body it made
-		// (captured before this), and the transport may still read this
-		// one after we return, so it is not swapped back.
-		req.Body = noClose{req.Body}
+	replay, canRetry, err := b.prepareBody(req, len(order))
+	if err != nil {
+		return nil, &upstreamError{status: http.StatusBadGateway, body: badGatewayBody, upstream: order[0].raw, err: err}
 	}
-	var now int64
+	deadline := time.Now().Add(b.budget)
+	retriesLeft := b.retries
 	var last *upstream
 	var lastErr error
-	tried := 0
-	// First pass: upstreams not cooling down, in policy order; second pass:
-	// the cooling ones, as a last resort.
-	for pass := 0; pass < 2; pass++ {
-		for i := range n {
-			up := b.ups[(start+i)%n]
-			if up.cooling(&now) != (pass == 1) {
+	for i, up := range order {
+		if last != nil {
+			b.log.Warn("upstream failed, trying next", "route", b.name, "upstream", last.raw, "next", up.raw, "error", lastErr)
+		}
+		if replay != nil {
+			req.Body = io.NopCloser(bytes.NewReader(replay))
+		}
+		resp, err := b.try(req, up, path, rawPath)
+		more := i+1 < len(order)
+		if err == nil {
+			if failStatus(resp.StatusCode) {
+				up.state.failed(b.passive, "answered "+strconv.Itoa(resp.StatusCode))
+			} else {
+				up.state.succeeded()
+			}
+			if up.failedAt.Load() != 0 {
+				up.failedAt.Store(0)
+			}
+			retry := more && canRetry && retriesLeft > 0 && time.Now().Before(deadline)
+			if retry && keepable(req, resp) {
+				if err := keepBody(resp); err != nil {
+					up.state.failed(b.passive, "body: "+err.Error())
+					retriesLeft--
+					last, lastErr = up, err
+					continue
+				}
+			}
+			if retry && b.retryStatus(resp.StatusCode) {
+				_, _ = io.CopyN(io.Discard, resp.Body, maxCheckBody)
+				resp.Body.Close()
+				retriesLeft--
+				last, lastErr = up, fmt.Errorf("answered %d", resp.StatusCode)
 				continue
 			}
-			if last != nil {
-				b.log.Warn("upstream unreachable, trying next", "route", b.name, "upstream", last.raw, "error", lastErr)
+			if b.policy == Cookie && up != sticky {
+				resp.Header.Add("Set-Cookie", up.cookie)
 			}
-			tried++
-			resp, err := b.try(req, up, path, rawPath)
-			if err == nil {
-				if up.failedAt.Load() != 0 {
-					up.failedAt.Store(0)
-				}
-				return resp, nil
-			}
-			if !isDialError(err) || req.Context().Err() != nil {
-				return nil, newUpstreamError(req.Context(), up, err)
-			}
-			up.failedAt.Store(time.Now().UnixNano())
-			last, lastErr = up, err
+			return resp, nil
 		}
+		if req.Context().Err() != nil {
+			return nil, newUpstreamError(req.Context(), up, err)
+		}
+		if isDialError(err) {
+			up.failedAt.Store(time.Now().UnixNano())
+			up.state.failed(b.passive, "connect: "+err.Error())
+			last, lastErr = up, err
+			continue
+		}
+		up.state.failed(b.passive, err.Error())
+		if !more || !canRetry || retriesLeft == 0 || isTimeout(err) || !time.Now().Before(deadline) {
+			return nil, newUpstreamError(req.Context(), up, err)
+		}
+		retriesLeft--
+		last, lastErr = up, err
 	}
 	return nil, &upstreamError{status: http.StatusBadGateway, body: unreachableBody, upstream: last.raw, err: lastErr}
+}
+
+// order returns every upstream in the order to try them: those in
+// rotation first, by policy, then the rest in the same order, as a last
+// resort (a health check can be wrong; a dead upstream still answers 502).
+// sticky is the upstream the client's cookie names (lb: cookie), if any.
+func (b *balancer) order(req *http.Request, buf []*upstream) (order []*upstream, sticky *upstream) {
+	n := len(b.ups)
+	if n == 1 {
+		return append(buf, b.ups[0]), nil
+	}
+	var now int64
+	var skip *upstream
+	switch b.policy {
+	case IPHash:
+		return b.rendezvous(req, buf), nil
+	case Cookie:
+		if sticky = b.fromCookie(req); sticky != nil && sticky.available(&now) {
+			buf, skip = append(buf, sticky), sticky
+		}
+	}
+	start := b.start()
+	for pass := 0; pass < 2; pass++ {
+		for i := range n {
+			if up := b.ups[(start+i)%n]; up != skip && up.available(&now) == (pass == 0) {
+				buf = append(buf, up)
+			}
+		}
+	}
+	return buf, sticky
 }
 
 // start returns the index of the first upstream to try.
@@ -184,10 +267,10 @@ func (b *balancer) try(req *http.Request, up *upstream, path, rawPath string) (*
 		}
 	}
 	if b.policy != LeastConn {
-		return b.rt.RoundTrip(req)
+		return up.rt.RoundTrip(req)
 	}
 	up.inflight.Add(1)
-	resp, err := b.rt.RoundTrip(req)
+	resp, err := up.rt.RoundTrip(req)
 	if err != nil {
 		up.inflight.Add(-1)
 		return nil, err

@@ -10,6 +10,7 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -58,6 +59,59 @@ type Options struct {
 
 	// Name labels this route in logs (e.g. "app.example.com/api/").
 	Name string
+
+	// Health keeps upstream health across reloads; the same route Name
+	// and upstream address share state. Nil means a private one.
+	Health *Health
+
+	// HealthCheck, when set, is checked on every upstream between Start
+	// and Stop. Nil means no active checks.
+	HealthCheck *HealthCheck
+
+	// Passive takes an upstream out of rotation after failed requests.
+	// The zero value turns it off.
+	Passive Passive
+
+	// Retries is how many other upstreams an idempotent request with a
+	// body of at most MaxReplayBody is sent to after a failure that may
+	// have reached an upstream (a reset before any response, or an answer
+	// in RetryOn). 0 means none. A refused connect always moves on.
+	Retries int
+	RetryOn []int
+
+	// CookiePath is the Path of the lb: cookie cookie ("" = "/").
+	CookiePath string
+}
+
+// Handler is one proxy route. It serves requests from New on; Start and
+// Stop run its health checks (if any).
+type Handler struct {
+	name   string
+	rp     *httputil.ReverseProxy
+	checks *checkers
+}
+
+// Name is the route's name (Options.Name).
+func (h *Handler) Name() string { return h.name }
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.rp.ServeHTTP(w, r) }
+
+// Start begins the route's health checks: one goroutine per upstream.
+// It does nothing without a HealthCheck, or when they run already.
+func (h *Handler) Start() { h.checks.start() }
+
+// Stop ends the health checks and waits for them; the upstreams' state
+// stays in the Health for the Runtime that replaces this one.
+func (h *Handler) Stop() { h.checks.halt() }
+
+// Keys returns the upstream addresses whose state this route keeps.
+func (h *Handler) Keys() []string {
+	out := make([]string, len(h.checks.ups))
+	for i, up := range h.checks.ups {
+		out[i] = up.raw
+	}
+	return out
 }
 
 // handler holds what one route computes once for all its requests.
@@ -69,14 +123,14 @@ type handler struct {
 }
 
 // New returns the handler for one proxy route.
-func New(opts Options) (http.Handler, error) {
+func New(opts Options) (*Handler, error) {
 	if len(opts.Upstreams) == 0 {
 		return nil, errors.New("proxy: no upstreams")
 	}
 	switch opts.LB {
-	case "", RoundRobin, LeastConn, First:
+	case "", RoundRobin, LeastConn, First, IPHash, Cookie:
 	default:
-		return nil, fmt.Errorf("proxy: unknown lb policy %q; use round_robin, least_conn or first", opts.LB)
+		return nil, fmt.Errorf("proxy: unknown lb policy %q; use round_robin, least_conn, first, ip_hash or cookie", opts.LB)
 	}
 	t := opts.Transport
 	if t == nil {
@@ -93,12 +147,26 @@ func New(opts Options) (http.Handler, error) {
 	if header <= 0 {
 		header = defaultHeaderTimeout
 	}
-	b := &balancer{name: opts.Name, policy: opts.LB, rt: t.pool(dial, header), log: log}
+	health := opts.Health
+	if health == nil {
+		health = NewHealth(HealthOptions{Logger: log})
+	}
+	b := &balancer{
+		name: opts.Name, policy: opts.LB, log: log,
+		trusted: unmapPrefixes(opts.TrustedProxies),
+		passive: opts.Passive, retries: opts.Retries, retryOn: opts.RetryOn, budget: header,
+	}
+	pool := t.pool(dial, header)
+	cookiePath := cmp.Or(opts.CookiePath, "/")
 	for _, raw := range opts.Upstreams {
 		up, err := parseUpstream(raw, t)
 		if err != nil {
 			return nil, fmt.Errorf("proxy: %w", err)
 		}
+		up.rt = pool
+		up.state = health.state(opts.Name, raw)
+		up.tag = cookieTag(health.key, opts.Name, raw)
+		up.cookie = setCookie(up.tag, cookiePath)
 		b.ups = append(b.ups, up)
 	}
 	h := &handler{
@@ -107,7 +175,11 @@ func New(opts Options) (http.Handler, error) {
 		log:   log,
 		name:  opts.Name,
 	}
-	return &httputil.ReverseProxy{
+	checks := &checkers{hc: opts.HealthCheck, rt: pool, ups: b.ups}
+	if hc := opts.HealthCheck; hc != nil && (hc.Interval <= 0 || hc.Timeout <= 0 || !strings.HasPrefix(hc.Path, "/")) {
+		return nil, errors.New("proxy: a health check needs a positive interval and timeout and a path starting with /")
+	}
+	return &Handler{name: opts.Name, checks: checks, rp: &httputil.ReverseProxy{
 		Rewrite:      h.rewrite,
 		Transport:    b,
 		BufferPool:   bufferPool{&t.buffers},
@@ -115,7 +187,7 @@ func New(opts Options) (http.Handler, error) {
 		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		// FlushInterval 0: ReverseProxy already flushes at once for
 		// text/event-stream and bodies of unknown length, and batches the rest.
-	}, nil
+	}}, nil
 }
 
 // rewrite is the ReverseProxy Rewrite hook. pr.Out is ReverseProxy's own

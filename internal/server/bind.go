@@ -178,6 +178,9 @@ func (s *Server) Status() admin.Status {
 			st.Listeners[string(role)] = a.String()
 		}
 	}
+	for _, u := range s.health.List() {
+		st.Upstreams = append(st.Upstreams, admin.UpstreamStatus{Route: u.Route, Upstream: u.Upstream, Healthy: u.Healthy, Checkers: u.Checkers})
+	}
 	return st
 }
 

@@ -52,7 +52,7 @@ func (s *Server) compile(ctx context.Context, cfg *config.Config) (*Runtime, err
 	rt := &Runtime{cfg: cfg, byIP: make(map[netip.Addr]*site), log: mw, proxyTrusted: proxyTrusted}
 	byHost := make(map[string]*site)
 	for i, sc := range cfg.Sites {
-		handler, err := s.compileRoutes(cfg, i, trusted)
+		handler, err := s.compileRoutes(cfg, i, trusted, rt)
 		if err != nil {
 			return nil, err
 		}
@@ -136,14 +136,18 @@ func siteTLS(sc config.Site) certs.SiteTLS {
 }
 
 // compileRoutes builds site i's handler: its routes behind its edge policy.
-func (s *Server) compileRoutes(cfg *config.Config, i int, trusted []netip.Prefix) (http.Handler, error) {
+// Its proxy routes join rt.proxies, whose health checks start with rt.
+func (s *Server) compileRoutes(cfg *config.Config, i int, trusted []netip.Prefix, rt *Runtime) (http.Handler, error) {
 	sc := cfg.Sites[i]
 	routes := make([]route.Route, 0, len(sc.Routes))
 	for j, rc := range sc.Routes {
 		at := fmt.Sprintf("sites[%d].routes[%d]", i, j)
-		h, err := s.compileAction(rc, trusted)
+		h, err := s.compileAction(rc, trusted, firstPlainHost(sc.Hosts)+rc.Path)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", cfg.Position(at), at, err)
+		}
+		if ph, ok := h.(*proxy.Handler); ok {
+			rt.proxies = append(rt.proxies, ph)
 		}
 		// CORS is per route (a route's own policy replaces the site's),
 		// innermost, so preflights stop before the action.
@@ -207,7 +211,9 @@ func readErrorPages(files map[string]string) (*answer.Pages, error) {
 	return answer.ReadPages(byStatus)
 }
 
-func (s *Server) compileAction(rc config.Route, trusted []netip.Prefix) (http.Handler, error) {
+// compileAction builds a route's action; name is the route's name in
+// upstream logs, health state and metrics ("app.example.com/api/").
+func (s *Server) compileAction(rc config.Route, trusted []netip.Prefix, name string) (http.Handler, error) {
 	switch {
 	case rc.Respond != nil:
 		return route.Respond(rc.Respond.Status, rc.Respond.Body, rc.Respond.Headers), nil
@@ -229,21 +235,7 @@ func (s *Server) compileAction(rc config.Route, trusted []netip.Prefix) (http.Ha
 		}
 		return h, nil
 	default:
-		strip := ""
-		if rc.StripPrefix {
-			strip = rc.Path
-		}
-		return proxy.New(proxy.Options{
-			Upstreams:             rc.To,
-			LB:                    rc.LB,
-			ResponseHeaderTimeout: time.Duration(rc.Timeout),
-			DialTimeout:           time.Duration(rc.DialTimeout),
-			StripPrefix:           strip,
-			TrustedProxies:        trusted,
-			Transport:             s.transport,
-			Name:                  rc.Path,
-			Logger:                s.logger.With("component", "proxy"),
-		})
+		return s.compileProxy(rc, trusted, name)
 	}
 }
 

@@ -35,6 +35,9 @@ type Runtime struct {
 	// proxyTrusted are the peers that must send PROXY protocol headers
 	// (listen.proxy_protocol.trusted); empty means none may.
 	proxyTrusted []netip.Prefix
+	// proxies are the proxy routes, whose health checks run while rt is
+	// in service (startUpstreams, stopUpstreams).
+	proxies []*proxy.Handler
 }
 
 // site is one compiled site.

@@ -66,8 +66,11 @@ type Server struct {
 	certs     *certs.Manager
 	store     io.Closer // the certificate storage's connection; closed after certs stop
 	transport *proxy.Transport
-	tickets   *ticketKeys
-	started   time.Time
+	// health is every upstream's health; it outlives Runtimes so a reload
+	// keeps the state of the upstreams it keeps.
+	health  *proxy.Health
+	tickets *ticketKeys
+	started time.Time
 	// alog is the access log writer (nil when off) and request metrics;
 	// its output is read at start, like limits.
 	alog *accesslog.Sink
@@ -153,6 +156,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		certs:     mgr,
 		store:     storeCloser,
 		transport: proxy.NewTransport(),
+		health:    proxy.NewHealth(proxy.HealthOptions{Logger: logger.With("component", "health"), Now: opts.Now, OnChange: upstreamEvents(bus)}),
 		tickets:   newTicketKeys(),
 		started:   opts.Now(),
 		bound:     make(map[Role]*boundListener),
@@ -187,6 +191,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s.applyAlertsLocked(cfg)
 	s.rt.Store(rt)
+	rt.startUpstreams()
 	s.newHTTPServers(cfg)
 	s.switchLocked(cfg, opened)
 	return s, nil
@@ -224,7 +229,7 @@ func (s *Server) newHTTPServers(cfg *config.Config) {
 		ConnState:         s.connState("http"),
 	}
 	s.admin = &http.Server{
-		Handler:           admin.Handler(s, s.opts.Version, append(append(s.alog.Metrics.Collectors(), newCapCollector(s.capStats)), s.events.Collectors()...)...),
+		Handler:           admin.Handler(s, s.opts.Version, append(append(s.alog.Metrics.Collectors(), newCapCollector(s.capStats), s.health), s.events.Collectors()...)...),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          errorLog,
 	}
@@ -308,6 +313,7 @@ func (s *Server) shutdown() error {
 	}
 	wg.Wait()
 	s.serving.Wait()
+	s.rt.Load().stopUpstreams()
 	s.transport.CloseIdleConnections()
 	s.authTransport.CloseIdleConnections()
 	s.certs.Stop()
@@ -368,6 +374,7 @@ func (s *Server) reload(ctx context.Context) error {
 		for _, b := range opened {
 			b.ln.Close()
 		}
+		s.health.Retain(old.healthKeys()) // forget what the failed compile added
 		return err
 	}
 	s.applyAlertsLocked(cfg)
@@ -375,6 +382,11 @@ func (s *Server) reload(ctx context.Context) error {
 	// The old Runtime is retired: drop its idle auth-service connections
 	// (requests still running on it finish; the new one dials afresh).
 	s.authTransport.CloseIdleConnections()
+	// Old checkers stop before new ones start, so one upstream is never
+	// checked twice over; its state stays in s.health meanwhile.
+	old.stopUpstreams()
+	s.health.Retain(rt.healthKeys())
+	rt.startUpstreams()
 	s.switchLocked(cfg, opened)
 	s.logger.Info("config reloaded", "sites", len(rt.sites))
 	return nil

@@ -1,0 +1,417 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tlsgate/tlsgate/test/testenv"
+)
+
+// flaskUpstream is one testdata/upstream_app.py process.
+type flaskUpstream struct {
+	name string
+	url  string
+	proc *testenv.Proc
+}
+
+// startFlaskUpstream starts upstream_app.py as name and waits until it answers.
+func startFlaskUpstream(t *testing.T, name string) *flaskUpstream {
+	t.Helper()
+	requirePython(t)
+	testdata, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := testenv.FreePort(t)
+	cmd := exec.Command("/usr/bin/python3", "upstream_app.py", name, fmt.Sprint(port))
+	cmd.Dir, cmd.Env = testdata, childEnv
+	p := testenv.Start(t, cmd)
+	t.Cleanup(p.Kill)
+	u := &flaskUpstream{name: name, url: fmt.Sprintf("http://127.0.0.1:%d", port), proc: p}
+	testenv.Eventually(t, 20*time.Second, name+" ready", func() error {
+		if p.Exited() {
+			t.Fatalf("%s exited early:\n%s", name, p.Stderr)
+		}
+		resp, err := http.Get(u.url + "/ready")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	})
+	return u
+}
+
+// setHealth makes the upstream's /healthz answer code.
+func (u *flaskUpstream) setHealth(t *testing.T, code int) {
+	t.Helper()
+	resp, err := http.Post(fmt.Sprintf("%s/_health/%d", u.url, code), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
+// upstreamStatus is the admin API's view of one upstream.
+type upstreamStatus struct {
+	Route    string `json:"route"`
+	Upstream string `json:"upstream"`
+	Healthy  bool   `json:"healthy"`
+	Checkers int    `json:"checkers"`
+}
+
+func (inst *instance) upstreams(t *testing.T) []upstreamStatus {
+	t.Helper()
+	_, body := get(t, http.DefaultClient, "http://"+inst.Admin+"/status")
+	var st struct {
+		Upstreams []upstreamStatus `json:"upstreams"`
+	}
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		t.Fatalf("/status: %v\n%s", err, body)
+	}
+	return st.Upstreams
+}
+
+// healthOf finds one upstream's state; ok is false when it is not listed.
+func healthOf(list []upstreamStatus, route, upstream string) (upstreamStatus, bool) {
+	for _, u := range list {
+		if u.Route == route && u.Upstream == upstream {
+			return u, true
+		}
+	}
+	return upstreamStatus{}, false
+}
+
+func checkerCount(list []upstreamStatus) (n int) {
+	for _, u := range list {
+		n += u.Checkers
+	}
+	return n
+}
+
+// backendOf sends a GET and returns the name of the backend that answered.
+func backendOf(c *http.Client, url string) (string, error) {
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != 200 {
+		return "", fmt.Errorf("status %d: %s", resp.StatusCode, body)
+	}
+	var v struct {
+		Backend string `json:"backend"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil {
+		return "", fmt.Errorf("%w: %s", err, body)
+	}
+	return v.Backend, nil
+}
+
+// resetAfterBody is a Go backend that reads each request with its body,
+// counts it, and resets the connection without answering.
+func resetAfterBody(t *testing.T) (url string, hits *atomic.Int64) {
+	t.Helper()
+	hits = new(atomic.Int64)
+	url = backend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		hits.Add(1)
+		c, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetLinger(0) // RST
+		}
+		c.Close()
+	}))
+	return url, hits
+}
+
+const upstreamsConfig = header + `
+sites:
+  - hosts: [up.test]
+    tls: local
+    routes:
+      - path: /
+        to: ["{{index .Extra 0}}", "{{index .Extra 1}}", "{{index .Extra 2}}"]
+        health_check: {path: /healthz, interval: 200ms, timeout: 1s, unhealthy_after: 2, healthy_after: 2}
+        passive_health: {fail_after: 1, window: 10s, cooldown: 2s}
+        retries: 2
+      - path: /sticky/
+        to: ["{{index .Extra 0}}", "{{index .Extra 1}}", "{{index .Extra 2}}"]
+        lb: ip_hash
+      - path: /cookie/
+        to: ["{{index .Extra 0}}", "{{index .Extra 1}}", "{{index .Extra 2}}"]
+        lb: cookie
+      - path: /reset/
+        to: ["{{index .Extra 3}}", "{{index .Extra 0}}"]
+        lb: first
+        retries: 2
+{{index .Extra 4}}`
+
+func TestUpstreams(t *testing.T) {
+	t.Parallel()
+	ups := make([]*flaskUpstream, 3)
+	var wg sync.WaitGroup
+	for i, name := range []string{"a", "b", "c"} {
+		wg.Go(func() { ups[i] = startFlaskUpstream(t, name) })
+	}
+	wg.Wait()
+	reset, resetHits := resetAfterBody(t)
+	g := newGateConfig(t)
+	extraRoute := `      - path: /extra/
+        to: ["` + ups[0].url + `"]
+        health_check: {path: /healthz, interval: 200ms}
+`
+	cfg := func(extra string) string {
+		return strings.NewReplacer(
+			"{{index .Extra 0}}", ups[0].url, "{{index .Extra 1}}", ups[1].url, "{{index .Extra 2}}", ups[2].url,
+			"{{index .Extra 3}}", reset, "{{index .Extra 4}}", extra).Replace(upstreamsConfig)
+	}
+	inst := startWith(t, g, cfg(""))
+	pool := inst.rootPool(t)
+	c := inst.client(t, pool, true)
+	root := inst.url("up.test", "/")
+
+	t.Run("health check takes an upstream out and brings it back", func(t *testing.T) {
+		testenv.Eventually(t, 10*time.Second, "three checkers, all healthy", func() error {
+			list := inst.upstreams(t)
+			if n := checkerCount(list); n != 3 {
+				return fmt.Errorf("%d checkers: %+v", n, list)
+			}
+			return nil
+		})
+		b := ups[1]
+		b.setHealth(t, 500)
+		start := time.Now()
+		testenv.Eventually(t, 5*time.Second, "b out of rotation", func() error {
+			if u, _ := healthOf(inst.upstreams(t), "up.test/", b.url); u.Healthy {
+				return fmt.Errorf("b still healthy")
+			}
+			return nil
+		})
+		// unhealthy_after 2 × interval 200ms, plus one interval of phase
+		// and scheduling slack on a busy machine.
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("b left rotation after %s; want within about 2 × 200ms", took)
+		}
+		for range 12 {
+			name, err := backendOf(c, root+"x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if name == "b" {
+				t.Fatal("b served a request while out of rotation")
+			}
+		}
+		_, metrics := get(t, http.DefaultClient, "http://"+inst.Admin+"/metrics")
+		if want := fmt.Sprintf(`tlsgate_upstream_healthy{route="up.test/",upstream=%q} 0`, b.url); !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+		if !inst.WaitLog("upstream out of rotation", 5*time.Second) {
+			t.Errorf("no log line for b leaving rotation")
+		}
+		testenv.Eventually(t, 5*time.Second, "upstream_down event for b", func() error {
+			return hasEvent(t, inst, "upstream_down", b.url)
+		})
+
+		// Reload with b still down: its state is kept (no flap), and the
+		// checkers of an added route start.
+		inst.writeConfig(t, cfg(extraRoute))
+		if status, body := adminCall(t, inst, "POST", "/reload"); status != 200 {
+			t.Fatalf("reload: %d %s", status, body)
+		}
+		testenv.Eventually(t, 10*time.Second, "four checkers after reload", func() error {
+			list := inst.upstreams(t)
+			if _, ok := healthOf(list, "up.test/extra/", ups[0].url); !ok || checkerCount(list) != 4 {
+				return fmt.Errorf("%+v", list)
+			}
+			if u, _ := healthOf(list, "up.test/", b.url); u.Healthy {
+				t.Fatalf("b back in rotation right after a reload: its state was lost")
+			}
+			return nil
+		})
+		// And the route's removal stops them again: back to the baseline.
+		inst.writeConfig(t, cfg(""))
+		if status, body := adminCall(t, inst, "POST", "/reload"); status != 200 {
+			t.Fatalf("reload: %d %s", status, body)
+		}
+		testenv.Eventually(t, 10*time.Second, "three checkers after the second reload", func() error {
+			list := inst.upstreams(t)
+			if _, ok := healthOf(list, "up.test/extra/", ups[0].url); ok || checkerCount(list) != 3 {
+				return fmt.Errorf("%+v", list)
+			}
+			return nil
+		})
+
+		b.setHealth(t, 200)
+		testenv.Eventually(t, 5*time.Second, "b back in rotation", func() error {
+			for range 6 {
+				if name, err := backendOf(c, root+"x"); err != nil || name == "b" {
+					return err
+				}
+			}
+			return fmt.Errorf("b serves nothing yet")
+		})
+		if !inst.WaitLog("upstream back in rotation", 5*time.Second) {
+			t.Errorf("no log line for b returning")
+		}
+		testenv.Eventually(t, 5*time.Second, "upstream_up event for b", func() error {
+			return hasEvent(t, inst, "upstream_up", b.url)
+		})
+	})
+
+	t.Run("POST is not retried after a reset, GET is", func(t *testing.T) {
+		resp, err := c.Post(inst.url("up.test", "/reset/pay"), "text/plain", strings.NewReader("one payment"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 502 || resetHits.Load() != 1 {
+			t.Fatalf("POST = %d, backend saw it %d times; want 502 and once", resp.StatusCode, resetHits.Load())
+		}
+		name, err := backendOf(c, inst.url("up.test", "/reset/x"))
+		if err != nil || name != "a" {
+			t.Fatalf("GET answered by %q (%v); want a, after a retry", name, err)
+		}
+		if n := resetHits.Load(); n != 2 {
+			t.Errorf("resetting backend saw %d requests; want 2", n)
+		}
+	})
+
+	t.Run("ip_hash keeps a client on one upstream", func(t *testing.T) {
+		from := inst.clientFrom(t, pool, true, clientIP)
+		got := map[string]int{}
+		for range 100 {
+			name, err := backendOf(from, inst.url("up.test", "/sticky/x"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[name]++
+		}
+		if len(got) != 1 {
+			t.Fatalf("100 requests from %s landed on %v; want one upstream", clientIP, got)
+		}
+	})
+
+	t.Run("cookie keeps a client that keeps the cookie", func(t *testing.T) {
+		resp, err := c.Get(inst.url("up.test", "/cookie/x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		var sticky *http.Cookie
+		for _, ck := range resp.Cookies() {
+			if ck.Name == "tlsgate_upstream" {
+				sticky = ck
+			}
+		}
+		if sticky == nil || !sticky.HttpOnly || !sticky.Secure || sticky.SameSite != http.SameSiteLaxMode {
+			t.Fatalf("Set-Cookie %q; want tlsgate_upstream, HttpOnly, Secure, SameSite=Lax", resp.Header.Values("Set-Cookie"))
+		}
+		first := ""
+		for i := range 10 {
+			req, _ := http.NewRequest("GET", inst.url("up.test", "/cookie/x"), nil)
+			req.AddCookie(&http.Cookie{Name: sticky.Name, Value: sticky.Value})
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var v struct{ Backend string }
+			json.NewDecoder(resp.Body).Decode(&v)
+			resp.Body.Close()
+			if i == 0 {
+				first = v.Backend
+			} else if v.Backend != first {
+				t.Fatalf("with the cookie: %s, then %s; want one upstream", first, v.Backend)
+			}
+		}
+		got := map[string]bool{}
+		for range 9 {
+			name, err := backendOf(c, inst.url("up.test", "/cookie/x"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[name] = true
+		}
+		if len(got) < 2 {
+			t.Fatalf("without the cookie served by %v; want balanced", got)
+		}
+	})
+
+	// Last: it kills c.
+	t.Run("killing an upstream under load fails no request", func(t *testing.T) {
+		var total, failed atomic.Int64
+		var firstErr atomic.Value
+		stop := make(chan struct{})
+		var load sync.WaitGroup
+		for range 4 {
+			load.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					_, err := backendOf(c, root+"load")
+					total.Add(1)
+					if err != nil {
+						failed.Add(1)
+						firstErr.CompareAndSwap(nil, err.Error())
+					}
+				}
+			})
+		}
+		waitFor(t, 10*time.Second, "100 requests before the kill", func() bool { return total.Load() >= 100 })
+		ups[2].proc.Kill()
+		before := total.Load()
+		waitFor(t, 20*time.Second, "300 requests after the kill", func() bool { return total.Load() >= before+300 })
+		close(stop)
+		load.Wait()
+		if n := failed.Load(); n != 0 {
+			t.Fatalf("%d of %d requests failed after killing c (pid %d); first: %v", n, total.Load(), ups[2].proc.Cmd.Process.Pid, firstErr.Load())
+		}
+		testenv.Eventually(t, 5*time.Second, "c out of rotation", func() error {
+			if u, _ := healthOf(inst.upstreams(t), "up.test/", ups[2].url); u.Healthy {
+				return fmt.Errorf("c still healthy")
+			}
+			return nil
+		})
+	})
+}
+
+// hasEvent reports (as an error, for Eventually) whether the admin API's
+// recent events include one named event about name.
+func hasEvent(t *testing.T, inst *instance, event, name string) error {
+	t.Helper()
+	_, body := get(t, http.DefaultClient, "http://"+inst.Admin+"/events")
+	var list []struct {
+		Event  string         `json:"event"`
+		Name   string         `json:"name"`
+		Detail map[string]any `json:"detail"`
+	}
+	if err := json.Unmarshal([]byte(body), &list); err != nil {
+		return fmt.Errorf("/events: %w: %s", err, body)
+	}
+	for _, e := range list {
+		if e.Event == event && e.Name == name && e.Detail["route"] == "up.test/" {
+			return nil
+		}
+	}
+	return fmt.Errorf("no %s for %s in %s", event, name, body)
+}
