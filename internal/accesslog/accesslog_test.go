@@ -165,8 +165,8 @@ func TestWriterReopen(t *testing.T) {
 
 func TestMiddleware(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "a.log")
-	sink := &Sink{W: newWriter(Output{Path: path}, 100, nil), Metrics: NewMetrics()}
-	m := &Middleware{Sink: sink, Format: appendJSON, Redact: []string{"token"}}
+	sink := &Sink{Metrics: NewMetrics()}
+	m := &Middleware{Sink: sink, W: newWriter(Output{Path: path}, 100, nil), Format: appendJSON, Redact: []string{"token"}}
 	var backendID string
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		SetSite(r, "example.com", false)
@@ -182,7 +182,7 @@ func TestMiddleware(t *testing.T) {
 	r.Header.Set(HeaderRequestID, "client-chosen")
 	rw := httptest.NewRecorder()
 	m.Serve(rw, r, h)
-	if err := sink.W.Close(context.Background()); err != nil {
+	if err := m.W.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(path)
@@ -210,4 +210,18 @@ func waitFor(t *testing.T, ok func() bool) {
 		}
 	}
 	t.Fatal("condition not met within 5s")
+}
+
+// A request still in flight when a reload retired its writer logs into a
+// closed Writer: the line is dropped and counted, never a panic.
+func TestLineAfterClose(t *testing.T) {
+	var dropped int
+	w := newWriter(Output{Path: filepath.Join(t.TempDir(), "a.log")}, 10, func() { dropped++ })
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	w.Line([]byte("late\n"))
+	if dropped != 1 {
+		t.Errorf("dropped = %d; want 1", dropped)
+	}
 }

@@ -10,18 +10,19 @@ import (
 	"time"
 )
 
-// Sink is what lives as long as the process: the writer (nil when the log
-// is off) and the metrics.
+// Sink is what lives as long as the process: the metrics.
 type Sink struct {
-	W       *Writer
 	Metrics *Metrics
 }
 
-// Middleware is one config's view of the sink: format, redaction, the
-// trusted proxies (whose X-Request-ID is kept) and the rule for the real
-// client address (access.ClientIP; nil means the TCP peer). Immutable.
+// Middleware is one config's view of the sink: the writer (nil when the
+// log is off; a reload that changes the output gives the new config a new
+// one), format, redaction, the trusted proxies (whose X-Request-ID is
+// kept) and the rule for the real client address (access.ClientIP; nil
+// means the TCP peer). Immutable once serving.
 type Middleware struct {
 	Sink     *Sink
+	W        *Writer
 	Format   Formatter
 	Redact   []string
 	Trusted  []netip.Prefix
@@ -62,7 +63,7 @@ func (m *Middleware) Serve(w http.ResponseWriter, r *http.Request, next http.Han
 	if m.Sink.Metrics != nil {
 		m.Sink.Metrics.observe(rec)
 	}
-	if m.Sink.W == nil || rec.Off {
+	if m.W == nil || rec.Off {
 		return
 	}
 	client := peer
@@ -81,7 +82,7 @@ func (m *Middleware) Serve(w http.ResponseWriter, r *http.Request, next http.Han
 	}
 	bp := bufPool.Get().(*[]byte)
 	line := m.Format((*bp)[:0], rec)
-	m.Sink.W.Line(append([]byte(nil), line...))
+	m.W.Line(append([]byte(nil), line...))
 	*bp = line
 	bufPool.Put(bp)
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"gopkg.in/natefinch/lumberjack.v2"
 )
@@ -16,10 +17,14 @@ import (
 const queueLen = 8192
 
 // Writer writes log lines from one goroutine, which owns the output. Line
-// never blocks. Close stops the goroutine after writing what is queued.
+// never blocks. Close stops the goroutine after writing what is queued;
+// a line that comes after (a request still in flight when a reload
+// retired this writer) is dropped and counted, never a panic.
 type Writer struct {
 	lines   chan []byte
 	reopen  chan struct{}
+	stop    chan struct{} // closed by Close
+	stopped atomic.Bool
 	done    chan struct{}
 	once    sync.Once
 	dropped func()
@@ -42,7 +47,7 @@ func NewWriter(o Output, dropped func()) *Writer {
 }
 
 func newWriter(o Output, n int, dropped func()) *Writer {
-	w := &Writer{lines: make(chan []byte, n), reopen: make(chan struct{}, 1), done: make(chan struct{}), dropped: dropped}
+	w := &Writer{lines: make(chan []byte, n), reopen: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), dropped: dropped}
 	switch o.Path {
 	case "stdout", "":
 		w.out = os.Stdout
@@ -66,6 +71,12 @@ func newWriter(o Output, n int, dropped func()) *Writer {
 
 // Line queues one line (with its newline); w keeps it.
 func (w *Writer) Line(b []byte) {
+	if w.stopped.Load() {
+		if w.dropped != nil {
+			w.dropped()
+		}
+		return
+	}
 	select {
 	case w.lines <- b:
 	default:
@@ -89,14 +100,16 @@ func (w *Writer) run() {
 	bw := bufio.NewWriterSize(w.out, 64<<10)
 	for {
 		select {
-		case b, ok := <-w.lines:
-			if !ok {
-				bw.Flush()
-				if w.closer != nil {
-					w.closer()
-				}
-				return
+		case <-w.stop:
+			for n := len(w.lines); n > 0; n-- {
+				bw.Write(<-w.lines)
 			}
+			bw.Flush()
+			if w.closer != nil {
+				w.closer()
+			}
+			return
+		case b := <-w.lines:
 			bw.Write(b)
 			// Flush when nothing else waits, so lines reach the file
 			// promptly but a burst is one write.
@@ -116,10 +129,10 @@ func (w *Writer) run() {
 	}
 }
 
-// Close writes what is queued and stops the goroutine, or gives up when
-// ctx ends. Line must not be called after Close.
+// Close writes what is queued and stops the goroutine, or gives up
+// waiting when ctx ends.
 func (w *Writer) Close(ctx context.Context) error {
-	w.once.Do(func() { close(w.lines) })
+	w.once.Do(func() { w.stopped.Store(true); close(w.stop) })
 	select {
 	case <-w.done:
 		return nil

@@ -13,18 +13,38 @@ import (
 	"github.com/tlsgate/tlsgate/internal/config"
 )
 
-// newAccessSink opens the access log output of cfg (none when access_log
-// is absent) and makes the request metrics.
-func newAccessSink(cfg *config.Config) *accesslog.Sink {
-	sink := &accesslog.Sink{Metrics: accesslog.NewMetrics()}
-	if o := accessOutput(cfg); o.Path != "" {
-		sink.W = accesslog.NewWriter(o, sink.Metrics.Dropped)
-	}
-	return sink
+// newAccessSink makes the request metrics, which live as long as the
+// process.
+func newAccessSink() *accesslog.Sink {
+	return &accesslog.Sink{Metrics: accesslog.NewMetrics()}
 }
 
-// accessOutput is what of access_log is read at start only; its Path is
-// "" when the log is off (defaults make it stdout otherwise).
+// switchAccessOutputLocked opens cfg's access log output when it is not
+// the one open (at start, or a reload that changed output, max_size or
+// max_backups) and returns the writer cfg's Runtime logs to (nil when the
+// log is off). The old writer is closed in the background once it has
+// written what is queued; lines of requests still in flight on the old
+// Runtime after that are dropped (counted). Call it only for a Runtime
+// that will be put in service. s.reloadMu must be held (or s not yet shared).
+func (s *Server) switchAccessOutputLocked(cfg *config.Config) *accesslog.Writer {
+	o := accessOutput(cfg)
+	if s.alogOpen && o == s.alogOut {
+		return s.alogW.Load()
+	}
+	var w *accesslog.Writer
+	if o.Path != "" {
+		w = accesslog.NewWriter(o, s.alog.Metrics.Dropped)
+	}
+	old := s.alogW.Swap(w)
+	s.alogOut, s.alogOpen = o, true
+	if old != nil {
+		s.retiring.Go(func() { s.closeAccessWriter(old, "a reload changed the access log output") })
+	}
+	return w
+}
+
+// accessOutput is where access_log writes; its Path is "" when the log is
+// off (defaults make it stdout otherwise).
 func accessOutput(cfg *config.Config) accesslog.Output {
 	a := cfg.AccessLog
 	if a == nil {
@@ -52,19 +72,24 @@ func (s *Server) accessMiddleware(cfg *config.Config, trusted []netip.Prefix) (*
 // ReopenLogs makes a file access log start a new file at its path (after
 // logrotate moved the old one away); SIGUSR1 calls it.
 func (s *Server) ReopenLogs() {
-	if s.alog.W != nil {
-		s.alog.W.Reopen()
+	if w := s.alogW.Load(); w != nil {
+		w.Reopen()
 	}
 }
 
+// closeAccessLog closes the writer in service and waits for retired ones.
 func (s *Server) closeAccessLog() {
-	if s.alog.W == nil {
-		return
+	if w := s.alogW.Swap(nil); w != nil {
+		s.closeAccessWriter(w, "exit")
 	}
+	s.retiring.Wait()
+}
+
+func (s *Server) closeAccessWriter(w *accesslog.Writer, why string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := s.alog.W.Close(ctx); err != nil {
-		s.logger.Warn("access log: lines still queued at exit were not written", "error", err)
+	if err := w.Close(ctx); err != nil {
+		s.logger.Warn("access log: lines still queued were not written", "at", why, "error", err)
 	}
 }
 

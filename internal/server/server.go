@@ -74,6 +74,14 @@ type Server struct {
 	// alog is the access log writer (nil when off) and request metrics;
 	// its output is read at start, like limits.
 	alog *accesslog.Sink
+	// alogW is the access log writer in service (nil when off), swapped
+	// when a reload changes the output; ReopenLogs reads it. alogOut is
+	// the output it writes (alogOpen once one was chosen), guarded by
+	// reloadMu. retiring waits for replaced writers to finish.
+	alogW    atomic.Pointer[accesslog.Writer]
+	alogOut  accesslog.Output
+	alogOpen bool
+	retiring sync.WaitGroup
 	// limits are cfg.Limits as read at start; reloads do not change them.
 	limits config.Limits
 	// capStats count time at max_connections, per client listener role.
@@ -161,7 +169,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		started:   opts.Now(),
 		bound:     make(map[Role]*boundListener),
 		serveErr:  make(chan error, 3),
-		alog:      newAccessSink(cfg),
+		alog:      newAccessSink(),
 		limits:    cfg.Limits,
 		capStats:  map[Role]*capStats{RoleHTTPS: {}, RoleHTTP: {}},
 
@@ -190,6 +198,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, &ConfigError{Err: err}
 	}
 	s.applyAlertsLocked(cfg)
+	rt.log.W = s.switchAccessOutputLocked(cfg)
 	s.rt.Store(rt)
 	rt.startUpstreams()
 	s.newHTTPServers(cfg)
@@ -360,9 +369,6 @@ func (s *Server) reload(ctx context.Context) error {
 	if cfg.Limits != old.cfg.Limits || cfg.RenewInterval != old.cfg.RenewInterval {
 		s.logger.Warn("limits and renew_interval are read at start; the new values take effect after a restart")
 	}
-	if accessOutput(cfg) != accessOutput(old.cfg) {
-		s.logger.Warn("access_log output, max_size and max_backups are read at start; the new values take effect after a restart")
-	}
 	// Open new addresses before anything changes, so a failed bind leaves
 	// everything as it was.
 	opened, err := s.openLocked(cfg)
@@ -378,6 +384,7 @@ func (s *Server) reload(ctx context.Context) error {
 		return err
 	}
 	s.applyAlertsLocked(cfg)
+	rt.log.W = s.switchAccessOutputLocked(cfg)
 	s.rt.Store(rt)
 	// The old Runtime is retired: drop its idle auth-service connections
 	// (requests still running on it finish; the new one dials afresh).
