@@ -80,6 +80,9 @@ sites:
       - path: /open/
         to: ["{{.Vars.Echo}}"]
         basic_auth: {realm: other, users_file: ours.htpasswd}
+      - path: /keep/
+        to: ["{{.Vars.Echo}}"]
+        basic_auth: {realm: staging, users: {alice: "{{.Vars.AliceHash}}"}, keep_authorization: true}
   - hosts: [apache.test]
     tls: local
     basic_auth: {users_file: apache.htpasswd}
@@ -93,15 +96,17 @@ sites:
 		name, host, path, creds string
 		want                    int
 		wantUser, wantRealm     string
+		keep                    bool
 	}{
-		{"right inline", "inline.test", "/", "alice:alice-pass", 200, "alice", ""},
-		{"wrong password", "inline.test", "/", "alice:nope", 401, "", "staging"},
-		{"unknown user", "inline.test", "/", "mallory:alice-pass", 401, "", "staging"},
-		{"missing", "inline.test", "/", "", 401, "", "staging"},
-		{"route replaces site", "inline.test", "/open/x", "bob:bob-pass", 200, "bob", ""},
-		{"site users not on route", "inline.test", "/open/x", "alice:alice-pass", 401, "", "other"},
-		{"htpasswd -B", "apache.test", "/", "carol:carol-pass", 200, "carol", ""},
-		{"htpasswd -B wrong", "apache.test", "/", "carol:x", 401, "", "restricted"},
+		{"right inline", "inline.test", "/", "alice:alice-pass", 200, "alice", "", false},
+		{"keep_authorization", "inline.test", "/keep/", "alice:alice-pass", 200, "alice", "", true},
+		{"wrong password", "inline.test", "/", "alice:nope", 401, "", "staging", false},
+		{"unknown user", "inline.test", "/", "mallory:alice-pass", 401, "", "staging", false},
+		{"missing", "inline.test", "/", "", 401, "", "staging", false},
+		{"route replaces site", "inline.test", "/open/x", "bob:bob-pass", 200, "bob", "", false},
+		{"site users not on route", "inline.test", "/open/x", "alice:alice-pass", 401, "", "other", false},
+		{"htpasswd -B", "apache.test", "/", "carol:carol-pass", 200, "carol", "", false},
+		{"htpasswd -B wrong", "apache.test", "/", "carol:x", 401, "", "restricted", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			extra := []string{"-H", "X-Forwarded-User: spoofed"}
@@ -123,11 +128,24 @@ sites:
 			if got := e.values("X-Forwarded-User"); len(got) != 1 || got[0] != tc.wantUser {
 				t.Errorf("backend X-Forwarded-User %q; want [%s]", got, tc.wantUser)
 			}
-			if got := e.get("Authorization"); got != "" {
-				t.Errorf("backend got Authorization %q; want none", got)
+			if got := e.get("Authorization"); (got != "") != tc.keep {
+				t.Errorf("backend got Authorization %q; want it only with keep_authorization", got)
 			}
 		})
 	}
+
+	t.Run("users_file re-read on reload", func(t *testing.T) {
+		writeFile(t, g.Dir, "ours.htpasswd", "dave:"+hashPassword(t, "dave-pass")+"\n")
+		if status, body := adminCall(t, inst, "POST", "/reload"); status != 200 {
+			t.Fatalf("POST /reload: %d %s", status, body)
+		}
+		if code, out := curlAnswer(t, inst, "inline.test", "/open/x", "-u", "dave:dave-pass"); code != 200 {
+			t.Errorf("user added to users_file, after reload: %d\n%s", code, out)
+		}
+		if code, out := curlAnswer(t, inst, "inline.test", "/open/x", "-u", "bob:bob-pass"); code != 401 {
+			t.Errorf("user removed from users_file (and cached as verified before), after reload: %d; want 401\n%s", code, out)
+		}
+	})
 }
 
 // TestBasicAuthBadHtpasswd: an MD5 line in users_file fails validation
@@ -396,6 +414,9 @@ sites:
 		code, out := curlAnswer(t, inst, "fa.test", "/app", "-H", "Cookie: session=good")
 		if code != 503 {
 			t.Fatalf("status %d; want 503\n%s", code, out)
+		}
+		if !inst.WaitLog("forward auth: auth service unavailable", 5*time.Second) {
+			t.Errorf("the 503 was not logged")
 		}
 	})
 }
@@ -837,4 +858,50 @@ func TestHashPassword(t *testing.T) {
 			t.Errorf("exit %d, stdout %q, terminal %q; want a failure saying the passwords differ", o.Code, o.Stdout, o.Terminal)
 		}
 	})
+}
+
+// TestAccessOrder: a request meets IP lists, then the rate limit, then
+// auth. An address outside allow_ips gets 403 even with the right
+// password; within it, requests with no credentials spend tokens, so the
+// third of a burst of 2 gets 429 rather than 401 (password guessing is
+// slowed by the limit), and a refused address spends none.
+func TestAccessOrder(t *testing.T) {
+	t.Parallel()
+	skipShort(t, "curl")
+	inst := startTLSGate(t, fmt.Sprintf(header+`
+sites:
+  - hosts: [order.test]
+    tls: local
+    allow_ips: [127.0.0.1]
+    rate_limit: {requests: 1, per: 1h, burst: 2}
+    basic_auth: {users: {alice: "%s"}}
+    routes:
+      - path: /
+        respond: {body: "in"}
+`, hashPassword(t, "alice-pass")))
+	status := func(from string, extra ...string) int {
+		t.Helper()
+		args := append([]string{"--cacert", inst.RootPath(), "-o", "/dev/null", "-w", "%{http_code}", "--interface", from}, extra...)
+		r := curl(t, inst, "order.test", "/", args...)
+		if r.Code != 0 {
+			t.Fatalf("curl from %s: %s", from, r)
+		}
+		var code int
+		fmt.Sscan(r.Stdout, &code)
+		return code
+	}
+	for i := range 3 { // refused by the IP list: no token spent
+		if got := status("127.0.0.2", "-u", "alice:alice-pass"); got != 403 {
+			t.Fatalf("try %d from 127.0.0.2 with the right password: %d; want 403 (IP lists first)", i, got)
+		}
+	}
+	if got := status("127.0.0.1"); got != 401 {
+		t.Fatalf("first request without credentials: %d; want 401", got)
+	}
+	if got := status("127.0.0.1", "-u", "alice:alice-pass"); got != 200 {
+		t.Fatalf("second, with the password: %d; want 200", got)
+	}
+	if got := status("127.0.0.1", "-u", "alice:alice-pass"); got != 429 {
+		t.Fatalf("third, with the password, burst 2 spent: %d; want 429 (rate limit before auth)", got)
+	}
 }
