@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/certmagic"
 	"github.com/mholt/acmez/v3/acme"
 
+	"github.com/tlsgate/tlsgate/internal/config"
 	"github.com/tlsgate/tlsgate/internal/pki"
 )
 
@@ -27,12 +28,13 @@ type ACME struct {
 	Email string
 	// TrustedRoots are PEM files of extra roots for the CA's own HTTPS.
 	TrustedRoots []string
-	// Challenges lists the challenge types to use: http-01, tls-alpn-01,
-	// dns-01. With dns-01 and a DNS provider (DNS, or a site's own), that
-	// site's certificates use dns-01 alone, as CertMagic does.
+	// Challenges lists the challenge types to use (config.ChallengeHTTP01,
+	// ChallengeTLSALPN01, ChallengeDNS01). With dns-01 and a DNS provider
+	// (DNS, or a site's own), that site's certificates use dns-01 alone, as
+	// CertMagic does.
 	Challenges []string
 	// DNS is the dns-01 provider for sites without their own; nil for none.
-	DNS *DNS
+	DNS *config.DNS
 	// EAB binds the account to one at the CA (ZeroSSL); nil for none.
 	EAB *EAB
 	// Profile is the ACME profile to ask for; "" for the CA's default.
@@ -77,8 +79,8 @@ func (m *Manager) newACMEConfig(a ACME) (*certmagic.Config, []*certmagic.ACMEIss
 			Agreed:                  true,
 			TrustedRoots:            roots,
 			Profile:                 a.Profile,
-			DisableHTTPChallenge:    a.HTTPAddr == "" || !slices.Contains(a.Challenges, "http-01"),
-			DisableTLSALPNChallenge: a.HTTPSAddr == "" || !slices.Contains(a.Challenges, "tls-alpn-01"),
+			DisableHTTPChallenge:    a.HTTPAddr == "" || !slices.Contains(a.Challenges, config.ChallengeHTTP01),
+			DisableTLSALPNChallenge: a.HTTPSAddr == "" || !slices.Contains(a.Challenges, config.ChallengeTLSALPN01),
 			Logger:                  newZapLogger(m.logger),
 		}
 		if a.EAB != nil && dir == a.Directory {
@@ -120,8 +122,8 @@ func findACME(list []*acmeConfig, a ACME) *acmeConfig {
 
 // dnsFor is the dns-01 provider of a site: its own, else acme.dns, and
 // none when dns-01 is not among the challenges.
-func dnsFor(site SiteTLS, a ACME) *DNS {
-	if !slices.Contains(a.Challenges, "dns-01") {
+func dnsFor(site SiteTLS, a ACME) *config.DNS {
+	if !slices.Contains(a.Challenges, config.ChallengeDNS01) {
 		return nil
 	}
 	if site.DNS != nil {

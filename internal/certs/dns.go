@@ -12,42 +12,9 @@ import (
 	"github.com/mholt/acmez/v3"
 	"github.com/mholt/acmez/v3/acme"
 
+	"github.com/tlsgate/tlsgate/internal/config"
 	"github.com/tlsgate/tlsgate/internal/dns"
 )
-
-// DNS providers (DNS.Provider); they match the config's values.
-const (
-	DNSRFC2136 = "rfc2136"
-	DNSExec    = "exec"
-	DNSWebhook = "webhook"
-)
-
-// DNS is a dns-01 provider and how to check that its records are visible.
-// Only the keys of Provider are read.
-type DNS struct {
-	Provider string
-
-	// rfc2136: the primary taking updates (HOST[:PORT]) and the TSIG key.
-	Server, TSIGKeyName, TSIGAlgorithm, TSIGSecret string
-	// exec: the program run as `Command present|cleanup FQDN VALUE`.
-	Command string
-	// webhook: the base URL and optional bearer token.
-	URL, Token string
-
-	// Zone is where records are written; "" means found by SOA lookup
-	// (rfc2136), or not needed (exec, webhook).
-	Zone string
-	// PropagationTimeout is how long Wait polls for the record; zero means
-	// 2 minutes, negative skips the check.
-	PropagationTimeout time.Duration
-	// PropagationDelay is a fixed wait before the first check.
-	PropagationDelay time.Duration
-	// Resolvers are where propagation is checked (and where CNAMEs of
-	// _acme-challenge names are followed). Empty means the rfc2136 server,
-	// else the zone's authoritative servers (CNAMEs through the system's
-	// resolvers).
-	Resolvers []string
-}
 
 // recordProvider is what the solver needs from a DNS provider: libdns's
 // append and delete, as CertMagic's DNSProvider.
@@ -66,20 +33,18 @@ type zoneFinder interface {
 const challengeTTL = 60 * time.Second
 
 // newDNSSolver builds the dns-01 solver for d.
-func newDNSSolver(d DNS, logger *slog.Logger) (*dnsSolver, error) {
+func newDNSSolver(d config.DNS, logger *slog.Logger) (*dnsSolver, error) {
 	var p recordProvider
 	switch d.Provider {
-	case DNSRFC2136:
+	case config.DNSRFC2136:
 		p = &dns.RFC2136{Server: d.Server, KeyName: d.TSIGKeyName, Algorithm: d.TSIGAlgorithm, Secret: d.TSIGSecret, Zone: d.Zone}
-	case DNSExec:
+	case config.DNSExec:
 		p = &dns.Exec{Command: d.Command}
-	case DNSWebhook:
+	case config.DNSWebhook:
 		p = &dns.Webhook{URL: d.URL, Token: d.Token}
 	default:
-		return nil, fmt.Errorf("dns: unknown provider %q; use rfc2136, exec or webhook", d.Provider)
-	}
-	if d.PropagationTimeout == 0 {
-		d.PropagationTimeout = 2 * time.Minute
+		// config validated it; this guards callers that did not use config.
+		return nil, fmt.Errorf("dns: unknown provider %q", d.Provider)
 	}
 	return &dnsSolver{conf: d, provider: p, logger: logger, records: make(map[string]presented)}, nil
 }
@@ -92,7 +57,7 @@ func newDNSSolver(d DNS, logger *slog.Logger) (*dnsSolver, error) {
 // where it must go, and its timeout error does not say which resolver did
 // not see the record. Safe for concurrent use.
 type dnsSolver struct {
-	conf     DNS
+	conf     config.DNS
 	provider recordProvider
 	logger   *slog.Logger
 
@@ -157,14 +122,15 @@ func (s *dnsSolver) Wait(ctx context.Context, c acme.Challenge) error {
 	if !ok {
 		return errors.New("dns-01: no record was presented for this challenge")
 	}
-	if d := s.conf.PropagationDelay; d > 0 {
+	if d := time.Duration(s.conf.PropagationDelay); d > 0 {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(d):
 		}
 	}
-	if s.conf.PropagationTimeout < 0 {
+	// config fills in the default (2m); zero or negative skips the check.
+	if s.conf.PropagationTimeout <= 0 {
 		return nil
 	}
 	resolvers, err := s.checkResolvers(ctx, p.fqdn)
@@ -172,7 +138,7 @@ func (s *dnsSolver) Wait(ctx context.Context, c acme.Challenge) error {
 		return err
 	}
 	s.logger.Debug("waiting for the challenge record to be visible", "fqdn", p.fqdn, "resolvers", resolvers)
-	return dns.WaitVisible(ctx, p.fqdn, p.record.Text, resolvers, s.conf.PropagationTimeout, time.Second)
+	return dns.WaitVisible(ctx, p.fqdn, p.record.Text, resolvers, time.Duration(s.conf.PropagationTimeout), time.Second)
 }
 
 // CleanUp deletes the challenge's record. It runs even when the order was
@@ -212,7 +178,7 @@ func (s *dnsSolver) checkResolvers(ctx context.Context, fqdn string) ([]string, 
 	switch {
 	case len(s.conf.Resolvers) > 0:
 		return s.conf.Resolvers, nil
-	case s.conf.Provider == DNSRFC2136:
+	case s.conf.Provider == config.DNSRFC2136:
 		return []string{s.conf.Server}, nil
 	}
 	auth, err := dns.Authoritative(ctx, fqdn, dns.SystemResolvers())

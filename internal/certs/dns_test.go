@@ -5,6 +5,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/tlsgate/tlsgate/internal/config"
 )
 
 // TestACMEConfigPerDNSSetting: sites with different dns blocks get their
@@ -23,8 +25,8 @@ func TestACMEConfigPerDNSSetting(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(m.Stop)
-	zoneA := &DNS{Provider: DNSExec, Command: "/bin/true", Zone: "a.test."}
-	zoneB := &DNS{Provider: DNSWebhook, URL: "http://127.0.0.1:1"}
+	zoneA := &config.DNS{Provider: config.DNSExec, Command: "/bin/true", Zone: "a.test."}
+	zoneB := &config.DNS{Provider: config.DNSWebhook, URL: "http://127.0.0.1:1"}
 	a := ACME{
 		Directory:  "https://127.0.0.1:1/dir", // never reached before Stop matters
 		Challenges: []string{"http-01", "dns-01"},
@@ -32,9 +34,9 @@ func TestACMEConfigPerDNSSetting(t *testing.T) {
 		HTTPAddr:   "127.0.0.1:1",
 	}
 	sites := []SiteTLS{
-		{Hosts: []string{"*.a.test"}, Mode: ModeACME}, // acme.dns
-		{Hosts: []string{"x.a.test"}, Mode: ModeACME, DNS: &DNS{Provider: DNSExec, Command: "/bin/true", Zone: "a.test."}}, // same settings
-		{Hosts: []string{"*.b.test"}, Mode: ModeACME, DNS: zoneB},                                                          // its own
+		{Hosts: []string{"*.a.test"}, Mode: config.TLSACME}, // acme.dns
+		{Hosts: []string{"x.a.test"}, Mode: config.TLSACME, DNS: &config.DNS{Provider: config.DNSExec, Command: "/bin/true", Zone: "a.test."}}, // same settings
+		{Hosts: []string{"*.b.test"}, Mode: config.TLSACME, DNS: zoneB},                                                                        // its own
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsgate/tlsgate/internal/config"
 	"github.com/tlsgate/tlsgate/internal/pki"
 )
 
@@ -57,8 +58,8 @@ func TestWarnExpiring(t *testing.T) {
 	}
 	defer m.Stop()
 	_, err = m.Apply(context.Background(), []SiteTLS{
-		{Hosts: []string{"soon.test"}, Mode: ModeFile, CertFile: soon[0], KeyFile: soon[1]},
-		{Hosts: []string{"fine.test"}, Mode: ModeFile, CertFile: fine[0], KeyFile: fine[1]},
+		{Hosts: []string{"soon.test"}, Mode: config.TLSFile, CertFile: soon[0], KeyFile: soon[1]},
+		{Hosts: []string{"fine.test"}, Mode: config.TLSFile, CertFile: fine[0], KeyFile: fine[1]},
 	}, ACME{})
 	if err != nil {
 		t.Fatal(err)
@@ -108,8 +109,8 @@ func TestRejectedApplyOrdersNothing(t *testing.T) {
 	}
 	defer m.Stop()
 	_, err = m.Apply(context.Background(), []SiteTLS{
-		{Hosts: []string{"new.example.com"}, Mode: ModeACME},
-		{Hosts: []string{"broken.test"}, Mode: ModeFile, CertFile: filepath.Join(dir, "missing.crt"), KeyFile: filepath.Join(dir, "missing.key")},
+		{Hosts: []string{"new.example.com"}, Mode: config.TLSACME},
+		{Hosts: []string{"broken.test"}, Mode: config.TLSFile, CertFile: filepath.Join(dir, "missing.crt"), KeyFile: filepath.Join(dir, "missing.key")},
 	}, ACME{Directory: "https://127.0.0.1:9/dir", Challenges: []string{"http-01"}})
 	if err == nil {
 		t.Fatal("Apply with a missing certificate file succeeded")

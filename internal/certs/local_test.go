@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/tlsgate/tlsgate/internal/config"
 )
 
 // TestLocalLeavesRenewThemselves: local-CA leaves are CertMagic-managed, so
@@ -23,7 +25,7 @@ func TestLocalLeavesRenewThemselves(t *testing.T) {
 	}
 	defer m.Stop()
 	ctx := context.Background()
-	if _, err := m.Apply(ctx, []SiteTLS{{Hosts: []string{"a.test"}, Mode: ModeLocal}}, ACME{}); err != nil {
+	if _, err := m.Apply(ctx, []SiteTLS{{Hosts: []string{"a.test"}, Mode: config.TLSLocal}}, ACME{}); err != nil {
 		t.Fatal(err)
 	}
 	serial := func() string {

@@ -23,16 +23,9 @@ import (
 
 	"github.com/caddyserver/certmagic"
 
+	"github.com/tlsgate/tlsgate/internal/config"
 	"github.com/tlsgate/tlsgate/internal/events"
 	"github.com/tlsgate/tlsgate/internal/pki"
-)
-
-// Modes a site's certificate can come from; they match the config's tls values.
-const (
-	ModeLocal = "local"
-	ModeAdhoc = "adhoc"
-	ModeFile  = "file"
-	ModeACME  = "acme"
 )
 
 // Options configure a Manager. The zero value of each field has the meaning
@@ -74,14 +67,14 @@ type Options struct {
 // SiteTLS is what the Manager needs to know about one site.
 type SiteTLS struct {
 	Hosts []string
-	Mode  string // ModeLocal, ModeAdhoc, ModeFile or ModeACME
+	Mode  string // config.TLSLocal, TLSAdhoc, TLSFile or TLSACME
 
 	// File mode only.
 	CertFile, KeyFile, KeyPassphraseFile string
 
 	// DNS is this site's own dns-01 provider, overriding ACME.DNS; nil
 	// means ACME.DNS. Used only when ACME.Challenges has dns-01.
-	DNS *DNS
+	DNS *config.DNS
 }
 
 // Source returns the certificate a site presents for one handshake. name is
@@ -260,7 +253,7 @@ type plan struct {
 func (m *Manager) prepare(p *plan, i int, site SiteTLS, acmeConf ACME) error {
 	var err error
 	switch site.Mode {
-	case ModeLocal:
+	case config.TLSLocal:
 		var cfg *certmagic.Config
 		if cfg, err = m.localCA(); err == nil {
 			p.local = append(p.local, site.Hosts...)
@@ -269,11 +262,11 @@ func (m *Manager) prepare(p *plan, i int, site SiteTLS, acmeConf ACME) error {
 			}
 			p.sources[i] = managedSource{cfg: cfg}
 		}
-	case ModeACME:
+	case config.TLSACME:
 		p.sources[i], err = m.prepareACME(p, site, acmeConf)
-	case ModeAdhoc:
+	case config.TLSAdhoc:
 		p.sources[i], err = m.adhocSource(site.Hosts, p.adhoc)
-	case ModeFile:
+	case config.TLSFile:
 		p.sources[i], err = m.fileCert(site, p.files)
 	default:
 		err = fmt.Errorf("unknown tls mode %q", site.Mode)

@@ -100,34 +100,13 @@ func acmeSettings(cfg *config.Config) certs.ACME {
 	if cfg.ACME.EAB != nil {
 		a.EAB = &certs.EAB{KeyID: cfg.ACME.EAB.KeyID, MACKey: cfg.ACME.EAB.MACKey}
 	}
-	a.DNS = dnsSettings(cfg.ACME.DNS)
+	a.DNS = cfg.ACME.DNS
 	return a
 }
 
-// dnsSettings turns a dns block (acme.dns or a site's) into certs' form;
-// nil stays nil.
-func dnsSettings(d *config.DNS) *certs.DNS {
-	if d == nil {
-		return nil
-	}
-	return &certs.DNS{
-		Provider:           d.Provider,
-		Server:             d.Server,
-		TSIGKeyName:        d.TSIGKeyName,
-		TSIGAlgorithm:      d.TSIGAlgorithm,
-		TSIGSecret:         d.TSIGSecret,
-		Command:            d.Command,
-		URL:                d.URL,
-		Token:              d.Token,
-		Zone:               d.Zone,
-		PropagationTimeout: time.Duration(d.PropagationTimeout),
-		PropagationDelay:   time.Duration(d.PropagationDelay),
-		Resolvers:          d.Resolvers,
-	}
-}
-
 func siteTLS(sc config.Site) certs.SiteTLS {
-	st := certs.SiteTLS{Hosts: sc.Hosts, Mode: config.DefaultTLSMode(sc.Hosts), DNS: dnsSettings(sc.DNS)}
+	// cfg has its defaults: TLS is set, with a mode.
+	st := certs.SiteTLS{Hosts: sc.Hosts, DNS: sc.DNS}
 	if sc.TLS != nil {
 		st.Mode = sc.TLS.Mode
 		st.CertFile, st.KeyFile, st.KeyPassphraseFile = sc.TLS.CertFile, sc.TLS.KeyFile, sc.TLS.KeyPassphraseFile

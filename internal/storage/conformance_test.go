@@ -44,7 +44,7 @@ func openSpec(text string) (certmagic.Storage, error) {
 	case "file":
 		st = &certmagic.FileStorage{Path: s.Path}
 	case "etcd":
-		e, err := storage.NewEtcd(storage.EtcdOptions{Endpoints: []string{s.Endpoint}, Prefix: s.Prefix, LockTTL: s.TTL})
+		e, err := storage.NewEtcd(storage.EtcdOptions{Endpoints: []string{s.Endpoint}, Prefix: s.Prefix, LockTTL: s.TTL, DialTimeout: 5 * time.Second})
 		if err != nil {
 			return nil, err
 		}

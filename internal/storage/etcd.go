@@ -22,13 +22,15 @@ import (
 var _ certmagic.Storage = (*Etcd)(nil)
 
 // EtcdOptions configure an Etcd storage. The zero value of each field has
-// the meaning its comment gives.
+// the meaning its comment gives. Fields the config has a key for have no
+// default here (config/defaults.go owns it; storage.Open passes it on).
 type EtcdOptions struct {
 	// Endpoints are etcd client URLs or HOST:PORT pairs. Required.
 	Endpoints []string
 
 	// Prefix is put before every key; instances that share certificates
-	// use the same one. "" means "tlsgate/".
+	// use the same one; a missing trailing "/" is added. "" means none.
+	// Config: storage.etcd.prefix.
 	Prefix string
 
 	// Username and Password authenticate to etcd; "" for none.
@@ -38,7 +40,8 @@ type EtcdOptions struct {
 	// plain connections, or the system roots for https:// endpoints.
 	TLS *tls.Config
 
-	// DialTimeout bounds connecting at start. Zero means 5 seconds.
+	// DialTimeout bounds connecting at start. Required (a positive
+	// duration). Config: storage.etcd.dial_timeout.
 	DialTimeout time.Duration
 
 	// RequestTimeout bounds each request to etcd, so a lost cluster makes
@@ -104,6 +107,9 @@ func NewEtcd(opts EtcdOptions) (*Etcd, error) {
 	if len(opts.Endpoints) == 0 {
 		return nil, errors.New("etcd: no endpoints")
 	}
+	if opts.DialTimeout <= 0 {
+		return nil, errors.New("etcd: no dial timeout")
+	}
 	opts = opts.withDefaults()
 	logger := opts.Logger
 	if logger == nil {
@@ -149,14 +155,8 @@ func NewEtcd(opts EtcdOptions) (*Etcd, error) {
 }
 
 func (o EtcdOptions) withDefaults() EtcdOptions {
-	if o.Prefix == "" {
-		o.Prefix = "tlsgate/"
-	}
-	if !strings.HasSuffix(o.Prefix, "/") {
+	if o.Prefix != "" && !strings.HasSuffix(o.Prefix, "/") {
 		o.Prefix += "/"
-	}
-	if o.DialTimeout == 0 {
-		o.DialTimeout = 5 * time.Second
 	}
 	if o.RequestTimeout == 0 {
 		o.RequestTimeout = 10 * time.Second

@@ -37,7 +37,7 @@ func newTestEtcd(t *testing.T, server *storagetest.EtcdServer, prefix string, lo
 	t.Helper()
 	opts := EtcdOptions{
 		Endpoints: []string{server.Endpoint}, Prefix: prefix, LockTTL: 2 * time.Second,
-		RequestTimeout: time.Second, HealthInterval: 200 * time.Millisecond,
+		RequestTimeout: time.Second, HealthInterval: 200 * time.Millisecond, DialTimeout: 5 * time.Second,
 	}
 	if logs != nil {
 		opts.Logger = slog.New(slog.NewTextHandler(logs, nil))

@@ -110,7 +110,7 @@ func assertNoPlainKeys(t *testing.T, dir string) {
 // etcd, as a member would, so the test decides who gets it next.
 func holdLock(t *testing.T, etcd *storagetest.EtcdServer, prefix, name string) (release func()) {
 	t.Helper()
-	s, err := storage.NewEtcd(storage.EtcdOptions{Endpoints: []string{etcd.Endpoint}, Prefix: prefix})
+	s, err := storage.NewEtcd(storage.EtcdOptions{Endpoints: []string{etcd.Endpoint}, Prefix: prefix, DialTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

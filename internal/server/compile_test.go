@@ -1,0 +1,59 @@
+package server
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tlsgate/tlsgate/internal/config"
+)
+
+// TestCertsSettingsFromConfig: certs gets config's own dns and tls blocks,
+// defaults filled in by config alone (no copy to drift, no second default):
+// the propagation timeout and TSIG algorithm config defaults, and the tls
+// mode config picks for a site that sets none.
+func TestCertsSettingsFromConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.Parse(filepath.Join(dir, "tlsgate.yaml"), []byte(`data_dir: `+dir+`
+acme:
+  challenges: [dns-01]
+  dns: {provider: rfc2136, server: 127.0.0.1:53, tsig_key_name: k., tsig_secret: c2VjcmV0}
+sites:
+  - hosts: [app.example.com]
+    routes: [{path: /, respond: {body: ok}}]
+  - hosts: [app.test]
+    dns: {provider: exec, command: /bin/true, propagation_timeout: 30s}
+    routes: [{path: /, respond: {body: ok}}]
+`), config.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = cfg.WithDefaults()
+	a := acmeSettings(cfg)
+	if a.DNS != cfg.ACME.DNS {
+		t.Fatalf("acme.dns is copied; want config's block itself")
+	}
+	if got := time.Duration(a.DNS.PropagationTimeout); got != 2*time.Minute {
+		t.Errorf("acme.dns propagation_timeout = %s; want config's default 2m", got)
+	}
+	if a.DNS.TSIGAlgorithm != "hmac-sha256" {
+		t.Errorf("tsig_algorithm = %q; want config's default", a.DNS.TSIGAlgorithm)
+	}
+	tests := []struct {
+		site    int
+		mode    string
+		timeout time.Duration
+	}{
+		{0, config.TLSACME, 0},
+		{1, config.TLSLocal, 30 * time.Second},
+	}
+	for _, tt := range tests {
+		st := siteTLS(cfg.Sites[tt.site])
+		if st.Mode != tt.mode {
+			t.Errorf("site %d: mode %q; want %q", tt.site, st.Mode, tt.mode)
+		}
+		if tt.timeout != 0 && (st.DNS != cfg.Sites[tt.site].DNS || time.Duration(st.DNS.PropagationTimeout) != tt.timeout) {
+			t.Errorf("site %d: dns %+v; want the site's own block (propagation %s)", tt.site, st.DNS, tt.timeout)
+		}
+	}
+}
