@@ -3,6 +3,7 @@ package access
 import (
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -59,6 +60,41 @@ func TestForwardAuth(t *testing.T) {
 			}
 			if gotUser != tc.wantUser || (tc.want == 204 && gotHeader != "alice") {
 				t.Errorf("next saw user %q, X-User %q; want %q", gotUser, gotHeader, tc.wantUser)
+			}
+		})
+	}
+}
+
+// With PassPreflight a CORS preflight goes on without asking the service
+// (browsers send preflights without cookies or credentials); without it,
+// a preflight is asked about like any request.
+func TestForwardAuthPreflight(t *testing.T) {
+	var asked atomic.Int32
+	authSvc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		w.WriteHeader(401)
+	}))
+	defer authSvc.Close()
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
+	for _, tc := range []struct {
+		name      string
+		pass      bool
+		want      int
+		wantAsked int32
+	}{
+		{"passed to CORS", true, 204, 0},
+		{"asked", false, 401, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			asked.Store(0)
+			h := ForwardAuth(next, ForwardAuthOptions{URL: authSvc.URL, Timeout: 5 * time.Second, PassPreflight: tc.pass})
+			r := httptest.NewRequest("OPTIONS", "/api", nil)
+			r.Header.Set("Origin", "https://app.example")
+			r.Header.Set("Access-Control-Request-Method", "PUT")
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if n := asked.Load(); w.Code != tc.want || n != tc.wantAsked {
+				t.Errorf("status %d, service asked %d times; want %d, %d", w.Code, n, tc.want, tc.wantAsked)
 			}
 		})
 	}
