@@ -1,9 +1,18 @@
 package packaging
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"debug/buildinfo"
+	"debug/elf"
+	"debug/macho"
+	"debug/pe"
+	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -12,11 +21,11 @@ import (
 	"github.com/tlsgate/tlsgate/test/testenv"
 )
 
-// dist is what one run of scripts/package.sh --targets linux/amd64 made;
-// the .deb and wheel tests share it.
+// dist is what one run of scripts/package.sh (every target) made; the
+// dist, .deb and wheel tests share it.
 type dist struct {
 	dir, version    string
-	deb, wheel, bin string
+	deb, wheel, bin string // the linux/amd64 ones, which run here
 }
 
 var (
@@ -25,8 +34,8 @@ var (
 	distErr  string
 )
 
-// buildDist runs package.sh for linux/amd64 once per test binary (the
-// other targets are checked by TestCrossBuild) and finds its artifacts.
+// buildDist runs package.sh once per test binary and finds its linux/amd64
+// artifacts (TestDist checks all of them).
 func buildDist(t *testing.T) dist {
 	t.Helper()
 	if testing.Short() {
@@ -34,7 +43,7 @@ func buildDist(t *testing.T) dist {
 	}
 	distOnce.Do(func() {
 		root := repoRoot(t)
-		cmd := exec.Command("./scripts/package.sh", "--targets", "linux/amd64")
+		cmd := exec.Command("./scripts/package.sh")
 		cmd.Dir = root
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -62,6 +71,106 @@ func buildDist(t *testing.T) dist {
 		t.Fatal(distErr)
 	}
 	return distVal
+}
+
+// binaryArch reads the OS and architecture an executable is for from its
+// headers (ELF, Mach-O or PE).
+func binaryArch(path string) (goos, goarch string, err error) {
+	if f, err := elf.Open(path); err == nil {
+		defer f.Close()
+		return "linux", map[elf.Machine]string{elf.EM_X86_64: "amd64", elf.EM_AARCH64: "arm64"}[f.Machine], nil
+	}
+	if f, err := macho.Open(path); err == nil {
+		defer f.Close()
+		return "darwin", map[macho.Cpu]string{macho.CpuAmd64: "amd64", macho.CpuArm64: "arm64"}[f.Cpu], nil
+	}
+	if f, err := pe.Open(path); err == nil {
+		defer f.Close()
+		return "windows", map[uint16]string{pe.IMAGE_FILE_MACHINE_AMD64: "amd64", pe.IMAGE_FILE_MACHINE_ARM64: "arm64"}[f.Machine], nil
+	}
+	return "", "", fmt.Errorf("%s is not an ELF, Mach-O or PE executable", path)
+}
+
+// TestDist checks everything package.sh made: per release target a static,
+// trimmed binary for that OS and architecture with the git describe
+// version stamped in, and its wheel; a .deb per Linux target; and
+// SHA256SUMS listing and matching every file.
+func TestDist(t *testing.T) {
+	d := buildDist(t)
+	expected := map[string]bool{"SHA256SUMS": true}
+	for _, tg := range releaseTargets {
+		name := "tlsgate_" + d.version + "_" + tg.goos + "_" + tg.goarch
+		if tg.goos == "windows" {
+			name += ".exe"
+		}
+		expected[name] = true
+		path := filepath.Join(d.dir, name)
+		goos, goarch, err := binaryArch(path)
+		if err != nil || goos != tg.goos || goarch != tg.goarch {
+			t.Errorf("%s: an executable for %s/%s (%v); want %s/%s", name, goos, goarch, err, tg.goos, tg.goarch)
+			continue
+		}
+		info, err := buildinfo.ReadFile(path)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		settings := map[string]string{}
+		for _, s := range info.Settings {
+			settings[s.Key] = s.Value
+		}
+		if settings["-trimpath"] != "true" || settings["CGO_ENABLED"] != "0" {
+			t.Errorf("%s built with -trimpath=%q CGO_ENABLED=%q; want a trimmed static build", name, settings["-trimpath"], settings["CGO_ENABLED"])
+		}
+		if b, err := os.ReadFile(path); err != nil || !bytes.Contains(b, []byte(d.version)) {
+			t.Errorf("%s does not carry the version %s (%v)", name, d.version, err)
+		}
+		wheels, _ := filepath.Glob(filepath.Join(d.dir, "tlsgate-*-py3-none-"+wheelTags[tg.goos+"/"+tg.goarch]+".whl"))
+		if len(wheels) != 1 {
+			t.Errorf("want one %s wheel, got %q", wheelTags[tg.goos+"/"+tg.goarch], wheels)
+		}
+		for _, w := range wheels {
+			expected[filepath.Base(w)] = true
+		}
+		if tg.goos == "linux" {
+			expected[name+".deb"] = true
+		}
+	}
+	entries, err := os.ReadDir(d.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var have []string
+	for _, e := range entries {
+		have = append(have, e.Name())
+	}
+	for name := range expected {
+		if !slices.Contains(have, name) {
+			t.Errorf("dist/ has no %s; it has %q", name, have)
+		}
+	}
+	sums, err := os.ReadFile(filepath.Join(d.dir, "SHA256SUMS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(sums)), "\n") {
+		sum, name, ok := strings.Cut(line, "  ")
+		if !ok {
+			t.Errorf("SHA256SUMS line %q is not sha256sum's format", line)
+			continue
+		}
+		listed[name] = true
+		b, err := os.ReadFile(filepath.Join(d.dir, name))
+		if got := sha256.Sum256(b); err != nil || hex.EncodeToString(got[:]) != sum {
+			t.Errorf("SHA256SUMS: %s does not match (%v)", name, err)
+		}
+	}
+	for _, name := range have {
+		if name != "SHA256SUMS" && !listed[name] {
+			t.Errorf("SHA256SUMS does not list %s", name)
+		}
+	}
 }
 
 func run(t *testing.T, name string, args ...string) testenv.Result {
