@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"html"
 	"io/fs"
+	"mime"
 	"net/http"
 	"net/url"
 	"os"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/tlsgate/tlsgate/internal/answer"
@@ -84,7 +84,7 @@ func (s *static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !fi.IsDir() {
-		serveFile(w, r, f, fi)
+		serveFile(w, r, root, rel, f, fi)
 		return
 	}
 	if !strings.HasSuffix(r.URL.Path, "/") {
@@ -103,13 +103,14 @@ func (s *static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serveDir answers for a directory: an index file, a listing, or 404.
 func (s *static) serveDir(w http.ResponseWriter, r *http.Request, root *os.Root, rel string, dir *os.File) {
 	for _, idx := range s.index {
-		f, err := root.Open(path.Join(rel, idx))
+		name := path.Join(rel, idx)
+		f, err := root.Open(name)
 		if err != nil {
 			continue
 		}
 		fi, err := f.Stat()
 		if err == nil && fi.Mode().IsRegular() {
-			serveFile(w, r, f, fi)
+			serveFile(w, r, root, name, f, fi)
 			f.Close()
 			return
 		}
@@ -127,13 +128,38 @@ func (s *static) serveDir(w http.ResponseWriter, r *http.Request, root *os.Root,
 	listing(w, entries)
 }
 
-func serveFile(w http.ResponseWriter, r *http.Request, f *os.File, fi fs.FileInfo) {
+// serveFile sends the regular file f (rel in root), or the precompressed
+// sibling the client prefers; the Content-Type is the original's either way.
+func serveFile(w http.ResponseWriter, r *http.Request, root *os.Root, rel string, f *os.File, fi fs.FileInfo) {
 	if !fi.Mode().IsRegular() {
 		notFound(w)
 		return
 	}
-	w.Header().Set("ETag", `W/"`+strconv.FormatInt(fi.ModTime().UnixNano(), 36)+"-"+strconv.FormatInt(fi.Size(), 36)+`"`)
-	http.ServeContent(w, r, fi.Name(), fi.ModTime(), f)
+	name := fi.Name()
+	h := w.Header()
+	if cf, cfi, enc, vary := precompressed(r, root, rel, fi); vary {
+		h.Add("Vary", "Accept-Encoding")
+		if cf != nil {
+			defer cf.Close()
+			h.Set("Content-Type", contentType(name, f))
+			h.Set("Content-Encoding", enc)
+			f, fi = cf, cfi
+		}
+	}
+	h.Set("ETag", etag(fi, h.Get("Content-Encoding")))
+	http.ServeContent(w, r, name, fi.ModTime(), f)
+}
+
+// contentType is what http.ServeContent would say for the original file:
+// by extension, else sniffed from its first bytes (never from the
+// compressed sibling's, which would say application/gzip).
+func contentType(name string, f *os.File) string {
+	if ct := mime.TypeByExtension(path.Ext(name)); ct != "" {
+		return ct
+	}
+	buf := make([]byte, 512)
+	n, _ := f.ReadAt(buf, 0)
+	return http.DetectContentType(buf[:n])
 }
 
 // listing writes a minimal HTML index of a directory; hidden entries are left out.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // staticTree makes dir/{outside/secret.txt, root/...} and returns the root.
@@ -167,5 +168,82 @@ func TestStaticMethod(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("POST", "/app.css", nil))
 	if rec.Code != http.StatusMethodNotAllowed {
 		t.Errorf("POST: %d; want 405", rec.Code)
+	}
+}
+
+// TestStaticPrecompressed: a .zst/.br/.gz sibling is sent to clients that
+// accept its encoding, with the original's type and a validator of its own;
+// others, Range requests and stale siblings get the original.
+func TestStaticPrecompressed(t *testing.T) {
+	root := t.TempDir()
+	write := func(name, body string, age time.Duration) {
+		t.Helper()
+		p := filepath.Join(root, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		mt := time.Now().Add(-age)
+		if err := os.Chtimes(p, mt, mt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("app.js", "console.log(1)", time.Hour)
+	write("app.js.br", "BR-BYTES", time.Minute)
+	write("app.js.gz", "GZ-BYTES", time.Minute)
+	write("data", "plain text without an extension", time.Hour)
+	write("data.zst", "ZSTD-BYTES", time.Minute)
+	write("old.css", "body{}", time.Minute)
+	write("old.css.gz", "STALE", time.Hour) // older than the original
+	h, err := Static(root, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, path, accept, rng string
+		wantBody, wantEnc       string
+		wantType                string
+		wantVary                bool
+	}{
+		{"br preferred over gzip", "/app.js", "gzip, br", "", "BR-BYTES", "br", "text/javascript; charset=utf-8", true},
+		{"q-values decide", "/app.js", "br;q=0.5, gzip", "", "GZ-BYTES", "gzip", "text/javascript; charset=utf-8", true},
+		{"identity", "/app.js", "", "", "console.log(1)", "", "text/javascript; charset=utf-8", true},
+		{"unknown encodings only", "/app.js", "zstd", "", "console.log(1)", "", "text/javascript; charset=utf-8", true},
+		{"range gets the original", "/app.js", "br", "bytes=0-6", "console", "", "text/javascript; charset=utf-8", true},
+		{"type sniffed from the original", "/data", "zstd", "", "ZSTD-BYTES", "zstd", "text/plain; charset=utf-8", true},
+		{"stale sibling ignored", "/old.css", "gzip", "", "body{}", "", "text/css; charset=utf-8", false},
+		{"sibling asked for by name", "/app.js.gz", "", "", "GZ-BYTES", "", "", false},
+	}
+	etags := map[string]string{}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", tc.path, nil)
+			if tc.accept != "" {
+				r.Header.Set("Accept-Encoding", tc.accept)
+			}
+			if tc.rng != "" {
+				r.Header.Set("Range", tc.rng)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			res := w.Result()
+			if got := w.Body.String(); got != tc.wantBody {
+				t.Errorf("body %q; want %q", got, tc.wantBody)
+			}
+			if got := res.Header.Get("Content-Encoding"); got != tc.wantEnc {
+				t.Errorf("Content-Encoding %q; want %q", got, tc.wantEnc)
+			}
+			if got := res.Header.Get("Content-Type"); tc.wantType != "" && got != tc.wantType {
+				t.Errorf("Content-Type %q; want %q", got, tc.wantType)
+			}
+			if got := res.Header.Get("Vary") == "Accept-Encoding"; got != tc.wantVary {
+				t.Errorf("Vary %q; want Accept-Encoding: %v", res.Header.Get("Vary"), tc.wantVary)
+			}
+			if tc.path == "/app.js" && tc.rng == "" {
+				etags[res.Header.Get("ETag")] = tc.wantEnc
+			}
+		})
+	}
+	if len(etags) != 3 {
+		t.Errorf("ETags of app.js %v; want one per representation (br, gzip, identity)", etags)
 	}
 }

@@ -2,6 +2,8 @@ package integration
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -33,14 +35,39 @@ func TestCompressionClients(t *testing.T) {
 		http.ServeContent(w, r, "page.txt", time.Time{}, strings.NewReader(page))
 	})
 	up := backend(t, mux)
-	inst := startTLSGateVars(t, map[string]string{"Up": up}, header+`
+	public := t.TempDir()
+	script := strings.Repeat("console.log('precompressed by the build');\n", 200)
+	writeFile(t, public, "app.js", script)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	io.WriteString(zw, script)
+	zw.Close()
+	writeFile(t, public, "app.js.gz", gz.String())
+	inst := startTLSGateVars(t, map[string]string{"Up": up, "Public": public}, header+`
 sites:
   - hosts: [localhost]
     tls: local
     compress: true
     routes:
+      - path: /static/
+        static: "{{.Vars.Public}}"
       - to: ["{{.Vars.Up}}"]
 `)
+
+	t.Run("precompressed static sibling", func(t *testing.T) {
+		r := curl(t, inst, "localhost", "/static/app.js", "--cacert", inst.RootPath(), "--compressed", "-H", "Accept-Encoding: gzip", "-D", "-")
+		head, body, _ := strings.Cut(r.Stdout, "\r\n\r\n")
+		lower := strings.ToLower(head)
+		if !strings.Contains(lower, "content-encoding: gzip") || !strings.Contains(lower, fmt.Sprintf("content-length: %d", gz.Len())) {
+			t.Errorf("app.js was not sent as its .gz sibling (%d bytes):\n%s", gz.Len(), head)
+		}
+		if !strings.Contains(lower, "content-type: text/javascript") {
+			t.Errorf("Content-Type is not the original's:\n%s", head)
+		}
+		if body != script {
+			t.Errorf("decoded body differs from app.js (%d bytes, want %d)", len(body), len(script))
+		}
+	})
 
 	t.Run("python requests", func(t *testing.T) {
 		script, err := filepath.Abs(filepath.Join("testdata", "compress_client.py"))
