@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -127,6 +128,36 @@ func TestProxyAppFlask(t *testing.T) {
 		t.Errorf("tlsgate exited %d after SIGTERM, want 0\nstderr:\n%s", code, p.Stderr)
 	}
 	requireGone(t, pid)
+}
+
+// TestProxyAppFlaskReloader: `flask run --reload` serves from a second
+// process its reloader starts; Ctrl+C (SIGINT) to tlsgate stops both, so
+// neither the app nor the process it started is left behind.
+func TestProxyAppFlaskReloader(t *testing.T) {
+	t.Parallel()
+	requirePython(t)
+	p := startAppProxy(t, nil, "/bin/sh", "-c",
+		`exec /usr/bin/python3 -m flask --app flask_launched run --reload --host 127.0.0.1 --port "$PORT"`)
+	pid := p.appPID(t)
+	p.waitServing(t)
+
+	code, body := p.get(t, "/env")
+	var env struct {
+		PID int `json:"pid"`
+	}
+	if err := json.Unmarshal([]byte(body), &env); code != 200 || err != nil {
+		t.Fatalf("Flask answered %d %q (%v); want 200 and JSON", code, body, err)
+	}
+	if env.PID == pid || env.PID == 0 {
+		t.Fatalf("the serving process is PID %d, the reloader %d; want the reloader's child to serve", env.PID, pid)
+	}
+
+	p.Signal(t, os.Interrupt)
+	if code := p.WaitExit(t, 20*time.Second); code != 0 {
+		t.Errorf("tlsgate exited %d after SIGINT, want 0\nstderr:\n%s", code, p.Stderr)
+	}
+	requireGone(t, pid)
+	requireGone(t, env.PID)
 }
 
 // TestProxyAppExitStatus: the app's own exit status becomes tlsgate's,
