@@ -49,7 +49,8 @@ func (s *Server) compile(ctx context.Context, cfg *config.Config) (*Runtime, err
 	if err != nil {
 		return nil, err
 	}
-	rt := &Runtime{cfg: cfg, byIP: make(map[netip.Addr]*site), log: mw, proxyTrusted: proxyTrusted}
+	rt := &Runtime{cfg: cfg, byIP: make(map[netip.Addr]*site), log: mw, proxyTrusted: proxyTrusted,
+		maxHeaderBytes: int64(s.limits.MaxHeaderBytes)}
 	byHost := make(map[string]*site)
 	for i, sc := range cfg.Sites {
 		handler, err := s.compileRoutes(cfg, i, trusted, rt)

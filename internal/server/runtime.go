@@ -32,6 +32,10 @@ type Runtime struct {
 	redirect http.Handler
 	// log writes access log lines and request metrics.
 	log *accesslog.Middleware
+	// maxHeaderBytes is limits.max_header_bytes as read at start; the
+	// HTTPS server reads more (see headerReadLimit) so that tlsgate
+	// answers, and logs, the 431 itself.
+	maxHeaderBytes int64
 	// proxyTrusted are the peers that must send PROXY protocol headers
 	// (listen.proxy_protocol.trusted); empty means none may.
 	proxyTrusted []netip.Prefix
@@ -145,6 +149,10 @@ func (rt *Runtime) serveSite(w http.ResponseWriter, r *http.Request) {
 	}
 	proxy.DropLookalikes(r.Header)
 	accesslog.SetSite(r, s.defaultName, s.noLog)
+	if rt.maxHeaderBytes > 0 && headerBlockSize(r) > rt.maxHeaderBytes {
+		headerTooLarge(w)
+		return
+	}
 	if s.auth != nil && r.TLS != nil && !s.auth.allows(r.TLS) {
 		misdirected(w, "this site's client certificate policy changed; open a new connection")
 		return

@@ -218,7 +218,7 @@ func (s *Server) newHTTPServers(cfg *config.Config) {
 			NextProtos:         []string{"h2", "http/1.1"},
 			GetConfigForClient: s.configForClient,
 		},
-		MaxHeaderBytes:    int(limits.MaxHeaderBytes),
+		MaxHeaderBytes:    headerReadLimit(int64(limits.MaxHeaderBytes)),
 		ReadHeaderTimeout: time.Duration(limits.ReadHeaderTimeout),
 		IdleTimeout:       time.Duration(limits.IdleTimeout),
 		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: limits.MaxConcurrentStreams},

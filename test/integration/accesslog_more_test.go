@@ -155,3 +155,50 @@ sites:
 		t.Errorf("504 line: %s", lines[0])
 	}
 }
+
+// A header block over limits.max_header_bytes gets 431 from tlsgate
+// itself, over HTTP/1.1 and HTTP/2, and the answer is logged.
+func TestAccessLog431(t *testing.T) {
+	t.Parallel()
+	inst := startTLSGate(t, header+`
+limits: {max_header_bytes: 4KiB}
+access_log: {output: {{.Dir}}/access.log}
+sites:
+  - hosts: [a.test]
+    routes: [{path: /, respond: {body: ok}}]
+`)
+	pool := inst.rootPool(t)
+	var ids []string
+	for _, h2 := range []bool{false, true} {
+		req, _ := http.NewRequest("GET", inst.url("a.test", "/big"), nil)
+		req.Header.Set("X-Big", strings.Repeat("a", 16<<10))
+		resp, body := doReq(t, inst.client(t, pool, h2), req)
+		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge || !strings.HasPrefix(body, "431 ") {
+			t.Fatalf("16KiB header (h2 %v): %d %q; want 431", h2, resp.StatusCode, body)
+		}
+		ids = append(ids, resp.Header.Get("X-Request-ID"))
+	}
+	lines := waitLines(t, 2, filepath.Join(inst.Dir, "access.log"))
+	for i, l := range lines {
+		var v struct {
+			Status    int    `json:"status"`
+			Site      string `json:"site"`
+			URI       string `json:"uri"`
+			RequestID string `json:"request_id"`
+			BytesOut  int64  `json:"bytes_out"`
+		}
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Fatalf("not JSON: %.200q", l)
+		}
+		if v.Status != 431 || v.Site != "a.test" || v.URI != "/big" || v.RequestID != ids[i] || v.BytesOut == 0 {
+			t.Errorf("431 line %d: %.300s", i, l)
+		}
+		if strings.Contains(l, "aaaaaaaa") {
+			t.Errorf("the oversized header is in the log: %.200s", l)
+		}
+	}
+	// A small request on the same instance still passes.
+	if code, _ := get(t, inst.client(t, pool, true), inst.url("a.test", "/")); code != 200 {
+		t.Errorf("small request: %d", code)
+	}
+}
