@@ -248,7 +248,7 @@ sites:
         rate_limit: {requests: 100, per: 1s, burst: 100, key: "header:X-API-Key"}
       - path: /refill/
         respond: {body: "ok"}
-        rate_limit: {requests: 1, per: 2s, burst: 1}
+        rate_limit: {requests: 1, per: 3s, burst: 1}
 `)
 	// One curl, 30 sequential requests over one connection.
 	args := []string{"--cacert", inst.RootPath(), "-sS", "-o", "/dev/null", "-D", "-", "-w", "status=%{http_code}\n",
@@ -278,20 +278,22 @@ sites:
 			}
 			return resp, err
 		}
+		// Taken before the request: the token is spent after it, so the
+		// refill cannot come sooner than 3s from here.
+		spent := time.Now()
 		first, err := send()
 		if err != nil {
 			t.Fatal(err)
 		}
-		spent := time.Now()
 		if first.StatusCode != 200 {
 			t.Fatalf("first request: %d", first.StatusCode)
 		}
-		// One request per 2s, burst 1: the policy is 1 per 2s; none left,
-		// full again in 2s.
-		if got, want := first.Header.Get("RateLimit-Policy"), `"tlsgate";q=1;w=2`; got != want {
+		// One request per 3s, burst 1: the policy is 1 per 3s; none left,
+		// full again in 3s.
+		if got, want := first.Header.Get("RateLimit-Policy"), `"tlsgate";q=1;w=3`; got != want {
 			t.Errorf("RateLimit-Policy %q; want %q", got, want)
 		}
-		if got, want := first.Header.Get("RateLimit"), `"tlsgate";r=0;t=2`; got != want {
+		if got, want := first.Header.Get("RateLimit"), `"tlsgate";r=0;t=3`; got != want {
 			t.Errorf("RateLimit %q; want %q", got, want)
 		}
 		limited := 0
@@ -302,8 +304,8 @@ sites:
 			}
 			if resp.StatusCode == 429 {
 				limited++
-				if ra := resp.Header.Get("Retry-After"); ra != "1" && ra != "2" {
-					t.Fatalf("429 with Retry-After %q; want 1 or 2 (seconds to the next token)", ra)
+				if ra := resp.Header.Get("Retry-After"); ra != "1" && ra != "2" && ra != "3" {
+					t.Fatalf("429 with Retry-After %q; want 1 to 3 (seconds to the next token)", ra)
 				}
 				return fmt.Errorf("still 429")
 			}
@@ -314,8 +316,8 @@ sites:
 		})
 		// The token came back with the refill, not before: the polls in
 		// between were refused (and did not spend anything).
-		if waited := time.Since(spent); limited == 0 || waited < 1500*time.Millisecond {
-			t.Errorf("passed again after %v and %d refusals; want about 2s of 429s first", waited, limited)
+		if waited := time.Since(spent); limited == 0 || waited < 3*time.Second-50*time.Millisecond {
+			t.Errorf("passed again after %v and %d refusals; want 3s of 429s first", waited, limited)
 		}
 	})
 }
