@@ -17,15 +17,7 @@ import (
 	"time"
 
 	"github.com/tlsgate/tlsgate/internal/accesslog"
-)
-
-// Load-balancing policies, as written in the config's "lb" key.
-const (
-	RoundRobin = "round_robin"
-	LeastConn  = "least_conn"
-	First      = "first"
-	IPHash     = "ip_hash"
-	Cookie     = "cookie"
+	"github.com/tlsgate/tlsgate/internal/config"
 )
 
 // cooldown is how long an upstream that refused a connection is tried only
@@ -125,7 +117,7 @@ type balancer struct {
 	retries int
 	retryOn []int
 	// budget bounds retries: none starts once this long has passed since
-	// the first attempt (the route's timeout).
+	// the first attempt (the route's timeout); 0 = no bound.
 	budget time.Duration
 }
 
@@ -140,6 +132,7 @@ func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, &upstreamError{status: http.StatusBadGateway, body: badGatewayBody, upstream: order[0].raw, err: err}
 	}
 	deadline := time.Now().Add(b.budget)
+	inBudget := func() bool { return b.budget <= 0 || time.Now().Before(deadline) }
 	retriesLeft := b.retries
 	var last *upstream
 	var lastErr error
@@ -161,7 +154,7 @@ func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 			if up.failedAt.Load() != 0 {
 				up.failedAt.Store(0)
 			}
-			retry := more && canRetry && retriesLeft > 0 && time.Now().Before(deadline)
+			retry := more && canRetry && retriesLeft > 0 && inBudget()
 			if retry && keepable(req, resp) {
 				if err := keepBody(resp); err != nil {
 					up.state.failed(b.passive, "body: "+err.Error())
@@ -177,7 +170,7 @@ func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 				last, lastErr = up, fmt.Errorf("answered %d", resp.StatusCode)
 				continue
 			}
-			if b.policy == Cookie && up != sticky {
+			if b.policy == config.LBCookie && up != sticky {
 				resp.Header.Add("Set-Cookie", up.cookie)
 			}
 			return resp, nil
@@ -192,7 +185,7 @@ func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 			continue
 		}
 		up.state.failed(b.passive, err.Error())
-		if !more || !canRetry || retriesLeft == 0 || isTimeout(err) || !time.Now().Before(deadline) {
+		if !more || !canRetry || retriesLeft == 0 || isTimeout(err) || !inBudget() {
 			return nil, newUpstreamError(req.Context(), up, err)
 		}
 		retriesLeft--
@@ -213,9 +206,9 @@ func (b *balancer) order(req *http.Request, buf []*upstream) (order []*upstream,
 	var now int64
 	var skip *upstream
 	switch b.policy {
-	case IPHash:
+	case config.LBIPHash:
 		return b.rendezvous(req, buf), nil
-	case Cookie:
+	case config.LBCookie:
 		if sticky = b.fromCookie(req); sticky != nil && sticky.available(&now) {
 			buf, skip = append(buf, sticky), sticky
 		}
@@ -235,9 +228,9 @@ func (b *balancer) order(req *http.Request, buf []*upstream) (order []*upstream,
 func (b *balancer) start() int {
 	n := len(b.ups)
 	switch {
-	case n == 1 || b.policy == First:
+	case n == 1 || b.policy == config.LBFirst:
 		return 0
-	case b.policy == LeastConn:
+	case b.policy == config.LBLeastConn:
 		// Fewest in flight wins; ties rotate so equal backends share load.
 		off := int(b.next.Add(1) % uint64(n))
 		best, bestN := off, b.ups[off].inflight.Load()
@@ -266,7 +259,7 @@ func (b *balancer) try(req *http.Request, up *upstream, path, rawPath string) (*
 			req.URL.RawPath = up.baseRaw + rawPath
 		}
 	}
-	if b.policy != LeastConn {
+	if b.policy != config.LBLeastConn {
 		return up.rt.RoundTrip(req)
 	}
 	up.inflight.Add(1)

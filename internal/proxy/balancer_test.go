@@ -11,11 +11,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tlsgate/tlsgate/internal/config"
 )
 
 func TestRetryOnRefusedConnection(t *testing.T) {
 	live := echoBackend(t, "live")
-	for _, lb := range []string{First, RoundRobin, LeastConn} {
+	for _, lb := range []string{config.LBFirst, config.LBRoundRobin, config.LBLeastConn} {
 		t.Run(lb, func(t *testing.T) {
 			// The dead upstream comes first, so "first" always needs the retry.
 			srv := frontend(t, Options{Upstreams: []string{deadUpstream(t), live.URL}, LB: lb})
@@ -148,7 +150,7 @@ func upgradeEcho(w http.ResponseWriter, r *http.Request) {
 func TestWebSocketUpgrade(t *testing.T) {
 	tcp := echoBackendFunc(t, upgradeEcho)
 	unix := unixBackend(t, http.HandlerFunc(upgradeEcho))
-	for _, lb := range []string{RoundRobin, LeastConn} {
+	for _, lb := range []string{config.LBRoundRobin, config.LBLeastConn} {
 		for name, up := range map[string]string{"tcp": tcp, "unix": unix} {
 			t.Run(lb+"/"+name, func(t *testing.T) {
 				srv := frontend(t, Options{Upstreams: []string{up}, LB: lb})
@@ -214,7 +216,7 @@ func TestRoundRobin(t *testing.T) {
 
 func TestFirst(t *testing.T) {
 	a, b := echoBackend(t, "a"), echoBackend(t, "b")
-	srv := frontend(t, Options{Upstreams: []string{a.URL, b.URL}, LB: First})
+	srv := frontend(t, Options{Upstreams: []string{a.URL, b.URL}, LB: config.LBFirst})
 	for range 5 {
 		if _, s, _ := do(t, srv.Client(), "GET", srv.URL+"/", "", nil); s.Name != "a" {
 			t.Fatalf("served by %q; want a (first)", s.Name)
@@ -242,7 +244,7 @@ func TestLeastConn(t *testing.T) {
 		io.WriteString(w, `{"name":"busy"}`)
 	})
 	idle := echoBackend(t, "idle")
-	srv := frontend(t, Options{Upstreams: []string{busy, idle.URL}, LB: LeastConn})
+	srv := frontend(t, Options{Upstreams: []string{busy, idle.URL}, LB: config.LBLeastConn})
 
 	var wg sync.WaitGroup
 	defer func() { close(release); wg.Wait() }()
@@ -278,4 +280,35 @@ func TestLeastConn(t *testing.T) {
 func echoBackendFunc(t *testing.T, f http.HandlerFunc) string {
 	t.Helper()
 	return echoBackendHandler(t, f).URL
+}
+
+// TestZeroTimeoutsMeanNone: proxy has no timeout defaults of its own
+// (config's timeout and dial_timeout defaults fill them): zero options
+// make a pool without a dial or header timeout, and the configured values
+// make their own.
+func TestZeroTimeoutsMeanNone(t *testing.T) {
+	tr := NewTransport()
+	t.Cleanup(tr.CloseIdleConnections)
+	for _, o := range []Options{
+		{Upstreams: []string{"http://127.0.0.1:1"}, Transport: tr},
+		{Upstreams: []string{"http://127.0.0.1:1"}, Transport: tr, DialTimeout: 5 * time.Second, ResponseHeaderTimeout: time.Minute},
+	} {
+		if _, err := New(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	for _, k := range []timeouts{{0, 0}, {5 * time.Second, time.Minute}} {
+		p, ok := tr.pools[k]
+		if !ok {
+			t.Fatalf("no pool for %+v; pools %v", k, tr.pools)
+		}
+		if p.header != k.header || p.dialer.Timeout != k.dial || p.std.ResponseHeaderTimeout != k.header {
+			t.Errorf("pool %+v: header %s, dial %s, std header %s", k, p.header, p.dialer.Timeout, p.std.ResponseHeaderTimeout)
+		}
+	}
+	if len(tr.pools) != 2 {
+		t.Errorf("%d pools; want 2", len(tr.pools))
+	}
 }

@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tlsgate/tlsgate/internal/config"
 )
 
 // bothPaths runs f with the lean transport and with plain http.Transport:
@@ -401,7 +403,7 @@ func TestLeanRequestBodies(t *testing.T) {
 	live := echoBackend(t, "live")
 	tr := NewTransport()
 	t.Cleanup(tr.CloseIdleConnections)
-	srv := frontend(t, Options{Upstreams: []string{deadUpstream(t), live.URL}, LB: First, Transport: tr})
+	srv := frontend(t, Options{Upstreams: []string{deadUpstream(t), live.URL}, LB: config.LBFirst, Transport: tr})
 	big := strings.Repeat("x", 1<<20)
 	for i, body := range []string{"small", "", big, "again"} {
 		method := "POST"
@@ -629,7 +631,7 @@ func TestSetLeanH1(t *testing.T) {
 	srv := frontend(t, Options{Upstreams: []string{up.URL}, Transport: tr})
 	c := srv.Client()
 	host := strings.TrimPrefix(up.URL, "http://")
-	pool := tr.pool(defaultDialTimeout, defaultHeaderTimeout)
+	pool := tr.pool(0, 0)
 	leanIdle := func() int {
 		pool.mu.Lock()
 		defer pool.mu.Unlock()

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/tlsgate/tlsgate/internal/answer"
+	"github.com/tlsgate/tlsgate/internal/config"
 )
 
 // Options configure one proxy route.
@@ -30,17 +31,20 @@ type Options struct {
 	// "https://...", or "unix:/run/app.sock". At least one is required.
 	Upstreams []string
 
-	// LB is the balancing policy: RoundRobin (""), LeastConn or First.
+	// LB is the balancing policy, one of config's LB values ("" is
+	// config.LBRoundRobin); config validated it.
 	LB string
 
 	// ResponseHeaderTimeout is how long to wait for an upstream's response
-	// headers before answering 504 (http.Transport's name; the config key is
-	// "timeout"). It does not limit a body that is still streaming.
-	// 0 means 60s.
+	// headers before answering 504 (http.Transport's name; config key
+	// timeout, whose default config sets). It does not limit a body that is
+	// still streaming, and it bounds retries. 0 means no limit.
 	ResponseHeaderTimeout time.Duration
 
 	// DialTimeout bounds connecting to one upstream; after it the next
-	// upstream is tried, and when none is left the answer is 502. 0 means 5s.
+	// upstream is tried, and when none is left the answer is 502 (config key
+	// dial_timeout, whose default config sets). 0 means only the operating
+	// system's connect timeout.
 	DialTimeout time.Duration
 
 	// StripPrefix is removed from the request path before forwarding
@@ -128,9 +132,10 @@ func New(opts Options) (*Handler, error) {
 		return nil, errors.New("proxy: no upstreams")
 	}
 	switch opts.LB {
-	case "", RoundRobin, LeastConn, First, IPHash, Cookie:
+	case "", config.LBRoundRobin, config.LBLeastConn, config.LBFirst, config.LBIPHash, config.LBCookie:
 	default:
-		return nil, fmt.Errorf("proxy: unknown lb policy %q; use round_robin, least_conn, first, ip_hash or cookie", opts.LB)
+		// config validated it; this guards callers that did not use config.
+		return nil, fmt.Errorf("proxy: unknown lb policy %q", opts.LB)
 	}
 	t := opts.Transport
 	if t == nil {
@@ -141,12 +146,6 @@ func New(opts Options) (*Handler, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	dial, header := opts.DialTimeout, opts.ResponseHeaderTimeout
-	if dial <= 0 {
-		dial = defaultDialTimeout
-	}
-	if header <= 0 {
-		header = defaultHeaderTimeout
-	}
 	health := opts.Health
 	if health == nil {
 		health = NewHealth(HealthOptions{Logger: log})

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tlsgate/tlsgate/internal/config"
 )
 
 // resetBackend reads each request with its body, counts it, and resets
@@ -57,7 +59,7 @@ func TestRetries(t *testing.T) {
 			bad, hits := resetBackend(t)
 			good := echoBackend(t, "good")
 			// lb first: the resetting backend is always tried first.
-			srv := frontend(t, Options{Upstreams: []string{bad, good.URL}, LB: First, Retries: tc.retries})
+			srv := frontend(t, Options{Upstreams: []string{bad, good.URL}, LB: config.LBFirst, Retries: tc.retries})
 			code, s, raw := do(t, srv.Client(), tc.method, srv.URL+"/x", tc.body, nil)
 			if code != tc.wantCode {
 				t.Fatalf("%s = %d %q; want %d", tc.method, code, raw, tc.wantCode)
@@ -76,7 +78,7 @@ func TestRetries(t *testing.T) {
 // body intact, retries or not.
 func TestRefusedDialMovesOnForPOST(t *testing.T) {
 	good := echoBackend(t, "good")
-	srv := frontend(t, Options{Upstreams: []string{deadUpstream(t), good.URL}, LB: First})
+	srv := frontend(t, Options{Upstreams: []string{deadUpstream(t), good.URL}, LB: config.LBFirst})
 	code, s, raw := do(t, srv.Client(), "POST", srv.URL+"/x", "order", nil)
 	if code != 200 || s.Name != "good" || s.Body != "order" {
 		t.Fatalf("POST = %d %q (%q, body %q); want 200 from good with the body", code, raw, s.Name, s.Body)
@@ -90,7 +92,7 @@ func TestRetryOn(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
 	good := echoBackend(t, "good")
-	srv := frontend(t, Options{Upstreams: []string{busy.URL, good.URL}, LB: First, Retries: 1, RetryOn: []int{503}})
+	srv := frontend(t, Options{Upstreams: []string{busy.URL, good.URL}, LB: config.LBFirst, Retries: 1, RetryOn: []int{503}})
 	if code, s, raw := do(t, srv.Client(), "GET", srv.URL+"/x", "", nil); code != 200 || s.Name != "good" {
 		t.Fatalf("GET = %d %q; want 200 from good", code, raw)
 	}
@@ -122,7 +124,7 @@ func TestPassiveHealth(t *testing.T) {
 	var clock atomic.Int64 // seconds after an epoch; the test moves it
 	now := func() time.Time { return time.Unix(1e9+clock.Load(), 0) }
 	health := NewHealth(HealthOptions{Logger: testLogger(t), OnChange: rec.add, Now: now})
-	srv := frontend(t, Options{Upstreams: []string{flaky.URL, good.URL}, LB: First, Name: "r", Health: health,
+	srv := frontend(t, Options{Upstreams: []string{flaky.URL, good.URL}, LB: config.LBFirst, Name: "r", Health: health,
 		Passive: Passive{FailAfter: 2, Window: time.Minute, Cooldown: 30 * time.Second}})
 	for i := range 2 {
 		if code, _, _ := do(t, srv.Client(), "GET", srv.URL+"/x", "", nil); code != 503 {
@@ -168,7 +170,7 @@ func TestRetryMidBody(t *testing.T) {
 		c.Close()
 	}))
 	good := echoBackend(t, "good")
-	srv := frontend(t, Options{Upstreams: []string{cut.URL, good.URL}, LB: First, Retries: 1})
+	srv := frontend(t, Options{Upstreams: []string{cut.URL, good.URL}, LB: config.LBFirst, Retries: 1})
 	if code, s, raw := do(t, srv.Client(), "GET", srv.URL+"/x", "", nil); code != 200 || s.Name != "good" {
 		t.Fatalf("GET = %d %q; want 200 from good", code, raw)
 	}

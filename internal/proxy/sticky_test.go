@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/tlsgate/tlsgate/internal/config"
 )
 
 // serveAs sends a GET from client address ip straight into h and returns
@@ -35,7 +37,7 @@ func TestIPHashConsistent(t *testing.T) {
 		urls = append(urls, echoBackend(t, n).URL)
 	}
 	health := NewHealth(HealthOptions{Logger: testLogger(t)})
-	h, err := New(Options{Upstreams: urls, LB: IPHash, Name: "r", Health: health, Logger: testLogger(t)})
+	h, err := New(Options{Upstreams: urls, LB: config.LBIPHash, Name: "r", Health: health, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +74,7 @@ func TestIPHashConsistent(t *testing.T) {
 
 func TestCookieSticky(t *testing.T) {
 	a, b := echoBackend(t, "a"), echoBackend(t, "b")
-	h, err := New(Options{Upstreams: []string{a.URL, b.URL}, LB: Cookie, Name: "r", CookiePath: "/app/", Logger: testLogger(t)})
+	h, err := New(Options{Upstreams: []string{a.URL, b.URL}, LB: config.LBCookie, Name: "r", CookiePath: "/app/", Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

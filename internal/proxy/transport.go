@@ -15,14 +15,12 @@ import (
 // backends: many idle keep-alive connections per backend, no HTTP proxy
 // from the environment, no transparent gzip (bodies pass through as sent).
 const (
-	defaultDialTimeout   = 5 * time.Second
-	defaultHeaderTimeout = 60 * time.Second
-	idleConnTimeout      = 90 * time.Second
-	maxIdleConnsPerHost  = 256
-	tcpKeepAlive         = 30 * time.Second
-	tlsHandshakeTimeout  = 10 * time.Second
-	expectContinue       = 1 * time.Second
-	ioBufferSize         = 16 << 10
+	idleConnTimeout     = 90 * time.Second
+	maxIdleConnsPerHost = 256
+	tcpKeepAlive        = 30 * time.Second
+	tlsHandshakeTimeout = 10 * time.Second
+	expectContinue      = 1 * time.Second
+	ioBufferSize        = 16 << 10
 )
 
 // unixHostSuffix marks the made-up host names that stand for unix socket
@@ -79,10 +77,10 @@ func NewTransport() *Transport {
 	}
 }
 
-// RoundTrip sends req with the default timeouts (5s dial, 60s for the
-// response headers). Routes use their own pools through New instead.
+// RoundTrip sends req without dial or header timeouts (the context bounds
+// it). Routes use the pool of their own timeouts through New instead.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	return t.pool(defaultDialTimeout, defaultHeaderTimeout).RoundTrip(req)
+	return t.pool(0, 0).RoundTrip(req)
 }
 
 // SetLeanH1 turns the lean HTTP/1.1 client (h1.go) on or off for every
