@@ -122,7 +122,7 @@ func TestPosString(t *testing.T) {
 func TestErrorFormat(t *testing.T) {
 	text := "sites:\n  - hosts: [app.test]\n    routes:\n      - path: /\n        to:\n          - http://a:1\n          - htp://x\n"
 	_, err := Parse("tlsgate.yaml", []byte(text), LoadOptions{LookupEnv: noEnv})
-	want := `tlsgate.yaml:7:13: sites[0].routes[0].to[1]: "htp://x" is not an upstream URL; use http://HOST:PORT, https://HOST:PORT or unix:/path/to.sock`
+	want := `tlsgate.yaml:7:13: sites[0].routes[0].to[1]: "htp://x" is not an upstream URL; use http://HOST:PORT, https://HOST:PORT, h2c://HOST:PORT or unix:/path/to.sock`
 	if err == nil || err.Error() != want {
 		t.Fatalf("got  %v\nwant %s", err, want)
 	}

@@ -78,7 +78,7 @@ func (v *validator) route(path string, r *Route) {
 // upstreamProblem says what is wrong with an upstream, or "" for
 // http://HOST[:PORT][/base], https://..., h2c://..., or unix:/path/to.sock.
 func upstreamProblem(s string) string {
-	bad := fmt.Sprintf("%q is not an upstream URL; use http://HOST:PORT, https://HOST:PORT or unix:/path/to.sock", s)
+	bad := fmt.Sprintf("%q is not an upstream URL; use http://HOST:PORT, https://HOST:PORT, h2c://HOST:PORT or unix:/path/to.sock", s)
 	if rest, ok := strings.CutPrefix(s, "unix:"); ok {
 		if rest == "" || strings.HasPrefix(rest, "//") {
 			return bad
@@ -86,7 +86,7 @@ func upstreamProblem(s string) string {
 		return ""
 	}
 	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "h2c") || u.Hostname() == "" {
 		return bad
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {

@@ -61,7 +61,7 @@ func TestValidateErrors(t *testing.T) {
 		// Routes.
 		{"no routes", "sites:\n  - hosts: [app.test]\n", nil, errorWant{"sites[0].routes", "2:5", "a site needs routes"}},
 		{"bad upstream", blockRoute("/api/", "        to: [\"htp://x\"]\n"), nil,
-			errorWant{"sites[0].routes[0].to[0]", "5:14", `"htp://x" is not an upstream URL; use http://HOST:PORT, https://HOST:PORT or unix:/path/to.sock`}},
+			errorWant{"sites[0].routes[0].to[0]", "5:14", `"htp://x" is not an upstream URL; use http://HOST:PORT, https://HOST:PORT, h2c://HOST:PORT or unix:/path/to.sock`}},
 		{"upstream without host", blockRoute("/", "        to: [\"http://:80\"]\n"), nil,
 			errorWant{"sites[0].routes[0].to[0]", "5:14", "is not an upstream URL"}},
 		{"empty unix upstream", blockRoute("/", "        to: [\"unix:\"]\n"), nil,
@@ -283,7 +283,7 @@ func TestValidateReportsAll(t *testing.T) {
 func TestValidateInCode(t *testing.T) {
 	c := &Config{Sites: []Site{{Hosts: []string{"app.test"}, Routes: []Route{{To: []string{"ftp://x"}}}}}}
 	err := c.Validate()
-	want := `sites[0].routes[0].to[0]: "ftp://x" is not an upstream URL; use http://HOST:PORT, https://HOST:PORT or unix:/path/to.sock`
+	want := `sites[0].routes[0].to[0]: "ftp://x" is not an upstream URL; use http://HOST:PORT, https://HOST:PORT, h2c://HOST:PORT or unix:/path/to.sock`
 	if err == nil || err.Error() != want {
 		t.Fatalf("Validate = %v; want %s", err, want)
 	}

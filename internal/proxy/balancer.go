@@ -29,7 +29,8 @@ var errUnknownSocket = errors.New("unknown unix socket upstream")
 // upstream is one backend of a route. Upstream values must not be copied.
 type upstream struct {
 	raw     string // as configured, for logs
-	scheme  string
+	h2c     bool   // h2c://: HTTP/2 without TLS
+	scheme  string // http or https, as requests are sent
 	host    string // host:port, or the made-up name of a unix socket
 	base    string // base path without a trailing slash ("" = none)
 	baseRaw string // base in escaped form
@@ -43,7 +44,7 @@ type upstream struct {
 	rt     http.RoundTripper // the transport for its scheme
 }
 
-// parseUpstream reads "http://host:port[/base]", "https://...",
+// parseUpstream reads "http://host:port[/base]", "https://...", "h2c://...",
 // "unix:/path.sock" or a bare "host:port" (taken as http).
 func parseUpstream(raw string, t *Transport) (*upstream, error) {
 	if path, ok := strings.CutPrefix(raw, "unix:"); ok {
@@ -62,16 +63,21 @@ func parseUpstream(raw string, t *Transport) (*upstream, error) {
 		return nil, fmt.Errorf("upstream %q: %w", raw, err)
 	}
 	switch {
-	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, fmt.Errorf("upstream %q: scheme must be http, https or unix", raw)
+	case u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "h2c":
+		return nil, fmt.Errorf("upstream %q: scheme must be http, https, h2c or unix", raw)
 	case u.Host == "":
 		return nil, fmt.Errorf("upstream %q: no host", raw)
 	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
 		return nil, fmt.Errorf("upstream %q: user info, query and fragment are not allowed", raw)
 	}
+	scheme, h2c := u.Scheme, u.Scheme == "h2c"
+	if h2c {
+		scheme = "http" // on the wire; the route's h2c transport speaks HTTP/2
+	}
 	return &upstream{
 		raw:     raw,
-		scheme:  u.Scheme,
+		h2c:     h2c,
+		scheme:  scheme,
 		host:    u.Host,
 		base:    strings.TrimSuffix(u.Path, "/"),
 		baseRaw: strings.TrimSuffix(u.EscapedPath(), "/"),

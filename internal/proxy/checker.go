@@ -32,7 +32,6 @@ const maxCheckBody = 64 << 10
 // nothing.
 type checkers struct {
 	hc   *HealthCheck // nil = no active checks
-	rt   http.RoundTripper
 	ups  []*upstream
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -89,7 +88,7 @@ func (c *checkers) checkOnce(ctx context.Context, up *upstream) (ok bool, reason
 		return false, "bad check URL: " + err.Error()
 	}
 	req.Header.Set("User-Agent", "tlsgate-health-check")
-	resp, err := c.rt.RoundTrip(req)
+	resp, err := up.rt.RoundTrip(req)
 	if err != nil {
 		return false, fmt.Sprintf("GET %s: %v", c.hc.Path, err)
 	}

@@ -85,6 +85,11 @@ type Options struct {
 
 	// CookiePath is the Path of the lb: cookie cookie ("" = "/").
 	CookiePath string
+
+	// UpstreamTLS verifies https:// upstreams and holds the client
+	// certificate offered to them. Nil means the system roots and no
+	// client certificate.
+	UpstreamTLS *UpstreamTLS
 }
 
 // Handler is one proxy route. It serves requests from New on; Start and
@@ -99,7 +104,24 @@ type Handler struct {
 func (h *Handler) Name() string { return h.name }
 
 // ServeHTTP implements http.Handler.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.rp.ServeHTTP(w, r) }
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor < 2 && isGRPC(r.Header.Get("Content-Type")) {
+		// gRPC needs HTTP/2 end to end (trailers, full duplex); over
+		// HTTP/1.1 it would fail in confusing ways further on.
+		answer.Text(w, http.StatusBadRequest, grpcH1Body)
+		return
+	}
+	h.rp.ServeHTTP(w, r)
+}
+
+var grpcH1Body = []byte("400 Bad Request: gRPC needs HTTP/2, and this request came over HTTP/1.1; use a gRPC client (they speak HTTP/2)\n")
+
+// isGRPC reports whether a Content-Type is gRPC's (application/grpc or
+// application/grpc+proto etc.; gRPC-Web, which works over HTTP/1.1, is not).
+func isGRPC(ct string) bool {
+	rest, ok := strings.CutPrefix(ct, "application/grpc")
+	return ok && (rest == "" || rest[0] == '+' || rest[0] == ';')
+}
 
 // Start begins the route's health checks: one goroutine per upstream.
 // It does nothing without a HealthCheck, or when they run already.
@@ -162,7 +184,14 @@ func New(opts Options) (*Handler, error) {
 		if err != nil {
 			return nil, fmt.Errorf("proxy: %w", err)
 		}
-		up.rt = pool
+		switch {
+		case up.h2c:
+			up.rt = t.h2cPool(dial, header)
+		case up.scheme == "https":
+			up.rt = t.tlsPool(dial, header, opts.UpstreamTLS)
+		default:
+			up.rt = pool
+		}
 		up.state = health.state(opts.Name, raw)
 		up.tag = cookieTag(health.key, opts.Name, raw)
 		up.cookie = setCookie(up.tag, cookiePath)
@@ -174,7 +203,7 @@ func New(opts Options) (*Handler, error) {
 		log:   log,
 		name:  opts.Name,
 	}
-	checks := &checkers{hc: opts.HealthCheck, rt: pool, ups: b.ups}
+	checks := &checkers{hc: opts.HealthCheck, ups: b.ups}
 	if hc := opts.HealthCheck; hc != nil && (hc.Interval <= 0 || hc.Timeout <= 0 || !strings.HasPrefix(hc.Path, "/")) {
 		return nil, errors.New("proxy: a health check needs a positive interval and timeout and a path starting with /")
 	}
@@ -215,6 +244,10 @@ func (h *handler) serveError(w http.ResponseWriter, r *http.Request, err error) 
 		w.WriteHeader(status)
 		return
 	}
-	h.log.Warn("upstream request failed", "route", h.name, "upstream", upstream, "status", status, "error", err)
+	if why := tlsRefusal(err); why != "" {
+		h.log.Warn("upstream TLS handshake failed", "route", h.name, "upstream", upstream, "status", status, "problem", why, "error", err)
+	} else {
+		h.log.Warn("upstream request failed", "route", h.name, "upstream", upstream, "status", status, "error", err)
+	}
 	answer.Error(w, r, status, body)
 }

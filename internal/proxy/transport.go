@@ -39,9 +39,11 @@ const unixHostSuffix = ".unix.tlsgate.invalid"
 // A Transport is safe for concurrent use; make one with NewTransport and
 // keep it across config reloads so pools survive.
 type Transport struct {
-	// mu guards pools, sockets and unixHosts.
+	// mu guards pools, tlsPools, h2cPools, sockets and unixHosts.
 	mu        sync.Mutex
 	pools     map[timeouts]*h1Pool
+	tlsPools  map[tlsPoolKey]*http.Transport
+	h2cPools  map[timeouts]*http.Transport
 	sockets   map[string]string // made-up host name → socket path
 	unixHosts map[string]string // socket path → made-up host name
 
@@ -70,6 +72,8 @@ var _ http.RoundTripper = (*Transport)(nil)
 func NewTransport() *Transport {
 	return &Transport{
 		pools:         make(map[timeouts]*h1Pool),
+		tlsPools:      make(map[tlsPoolKey]*http.Transport),
+		h2cPools:      make(map[timeouts]*http.Transport),
 		sockets:       make(map[string]string),
 		unixHosts:     make(map[string]string),
 		idleTimeout:   idleConnTimeout,
@@ -100,10 +104,20 @@ func (t *Transport) CloseIdleConnections() {
 	for _, p := range t.pools {
 		pools = append(pools, p)
 	}
+	var others []*http.Transport
+	for _, p := range t.tlsPools {
+		others = append(others, p)
+	}
+	for _, p := range t.h2cPools {
+		others = append(others, p)
+	}
 	t.mu.Unlock()
 	for _, p := range pools {
 		p.closeIdle()
 		p.std.CloseIdleConnections()
+	}
+	for _, p := range others {
+		p.CloseIdleConnections()
 	}
 }
 
@@ -131,21 +145,9 @@ func (t *Transport) pool(dial, header time.Duration) *h1Pool {
 		return p
 	}
 	d := &net.Dialer{Timeout: dial, KeepAlive: tcpKeepAlive}
-	p := &http.Transport{
-		Proxy: nil, // never an HTTP proxy from the environment
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return t.dial(ctx, d, network, addr)
-		},
-		ForceAttemptHTTP2:     false, // backends speak HTTP/1.1; upgrades need it
-		MaxIdleConnsPerHost:   maxIdleConnsPerHost,
-		IdleConnTimeout:       t.idleTimeout,
-		TLSHandshakeTimeout:   tlsHandshakeTimeout,
-		ExpectContinueTimeout: expectContinue,
-		ResponseHeaderTimeout: header,
-		DisableCompression:    true,
-		ReadBufferSize:        ioBufferSize,
-		WriteBufferSize:       ioBufferSize,
-	}
+	// HTTP/1.1 only: backends behind http:// speak it, and upgrades need
+	// it. https:// upstreams go through tlsPool instead.
+	p := t.stdTransport(d, header)
 	hp := newH1Pool(t, d, header, p)
 	t.pools[key] = hp
 	return hp

@@ -1,7 +1,7 @@
 package server
 
 import (
-	"errors"
+	"fmt"
 	"github.com/tlsgate/tlsgate/internal/events"
 	"net/netip"
 	"time"
@@ -14,9 +14,6 @@ import (
 // s.health under name, so a reload that keeps the route and an upstream
 // keeps that upstream's state.
 func (s *Server) compileProxy(rc config.Route, trusted []netip.Prefix, name string) (*proxy.Handler, error) {
-	if rc.UpstreamTLS != nil {
-		return nil, errors.New("upstream_tls is not built yet; https:// upstreams are verified against the system roots")
-	}
 	strip := ""
 	if rc.StripPrefix {
 		strip = rc.Path
@@ -48,6 +45,13 @@ func (s *Server) compileProxy(rc config.Route, trusted []netip.Prefix, name stri
 	}
 	if p := rc.PassiveHealth; p != nil {
 		opts.Passive = proxy.Passive{FailAfter: p.FailAfter, Window: time.Duration(p.Window), Cooldown: time.Duration(p.Cooldown)}
+	}
+	if t := rc.UpstreamTLS; t != nil {
+		ut, err := proxy.LoadUpstreamTLS(t.CAFiles, t.ServerName, t.ClientCertFile, t.ClientKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("upstream_tls: %w", err)
+		}
+		opts.UpstreamTLS = ut
 	}
 	return proxy.New(opts)
 }
