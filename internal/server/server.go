@@ -366,7 +366,7 @@ func (s *Server) reload(ctx context.Context) error {
 	if !reflect.DeepEqual(cfg.Storage, old.cfg.Storage) {
 		return errors.New("storage settings changed: that needs a restart")
 	}
-	if cfg.Limits != old.cfg.Limits || cfg.RenewInterval != old.cfg.RenewInterval {
+	if startLimits(cfg.Limits) != startLimits(old.cfg.Limits) || cfg.RenewInterval != old.cfg.RenewInterval {
 		s.logger.Warn("limits and renew_interval are read at start; the new values take effect after a restart")
 	}
 	// Open new addresses before anything changes, so a failed bind leaves
@@ -397,6 +397,13 @@ func (s *Server) reload(ctx context.Context) error {
 	s.switchLocked(cfg, opened)
 	s.logger.Info("config reloaded", "sites", len(rt.sites))
 	return nil
+}
+
+// startLimits is the part of limits read at start only: max_body_bytes and
+// body_read_timeout are compiled into the routes and follow reloads.
+func startLimits(l config.Limits) config.Limits {
+	l.MaxBodyBytes, l.BodyReadTimeout = nil, 0
+	return l
 }
 
 // Certificates lists the certificates the instance serves or manages.

@@ -76,6 +76,10 @@ sites:
 	if status, body := adminCall(t, inst, "POST", "/reload"); status != 200 {
 		t.Fatalf("reload with proxy_protocol: %d %s", status, body)
 	}
+	inst.mustLog(t, "config reloaded", 5*time.Second) // logged after any warning
+	if strings.Contains(inst.Stderr.String(), "read at start") {
+		t.Errorf("a reload that changed no limits warned about them:\n%s", inst.Stderr.String())
+	}
 	pool := inst.rootPool(t)
 	get := func(src string, hdr []byte, path string) (*http.Response, string, error) {
 		tr := &http.Transport{
