@@ -48,6 +48,7 @@ const (
 	defaultStrictHost        = true
 	defaultLeanH1            = true
 	defaultAlertTimeout      = 10 * time.Second
+	defaultAlertFormat       = AlertFormatJSON
 	defaultAlertAttempts     = 5
 	defaultAlertExecTimeout  = 30 * time.Second
 	defaultHealthPath        = "/"
@@ -74,6 +75,7 @@ func alertDefaults(a *Alerts) {
 		a.ExpiryWarnings = defaultExpiryWarnings()
 	}
 	if w := a.Webhook; w != nil {
+		setString(&w.Format, defaultAlertFormat)
 		setDuration(&w.Timeout, defaultAlertTimeout)
 		if w.Attempts == 0 {
 			w.Attempts = defaultAlertAttempts

@@ -448,14 +448,23 @@ type Alerts struct {
 }
 
 // AlertWebhook POSTs each event as JSON to URL, with Headers added
-// (Authorization, for one). Zero Timeout (one attempt) means 10s; zero
-// Attempts means 5, retried with a doubling delay from 1s.
+// (Authorization, for one). Format json (the default) sends the event
+// {event, name, time, detail}; slack sends {"text": "one line"} for Slack,
+// Mattermost and Rocket.Chat incoming webhooks. Zero Timeout (one attempt)
+// means 10s; zero Attempts means 5, retried with a doubling delay from 1s.
 type AlertWebhook struct {
 	URL      string            `yaml:"url"`
+	Format   string            `yaml:"format"`
 	Headers  map[string]string `yaml:"headers"`
 	Timeout  Duration          `yaml:"timeout"`
 	Attempts int               `yaml:"attempts"`
 }
+
+// Webhook body formats (AlertWebhook.Format).
+const (
+	AlertFormatJSON  = "json"
+	AlertFormatSlack = "slack"
+)
 
 // AlertExec runs Command EVENT NAME with the event's JSON on stdin. A
 // Command written as a path is taken from the config file's directory; a

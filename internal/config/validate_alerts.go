@@ -15,6 +15,11 @@ func (v *validator) alerts() {
 		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			v.errf("alerts.webhook.url", "%q is not an http(s) URL; write e.g. https://hooks.example.com/tlsgate", w.URL)
 		}
+		switch w.Format {
+		case AlertFormatJSON, AlertFormatSlack:
+		default:
+			v.errf("alerts.webhook.format", "%q is not a format; use json or slack", w.Format)
+		}
 		if w.Timeout < 0 || w.Attempts < 0 {
 			v.errf("alerts.webhook", "timeout and attempts must not be negative")
 		}

@@ -58,6 +58,16 @@ func TestValidateErrors(t *testing.T) {
 		{"default_sni not served", "default_sni: other.test\n" + baseSite, nil,
 			errorWant{"default_sni", "1:14", "not a host of any site"}},
 
+		// Alerts.
+		{"alert webhook not a URL", "alerts: {webhook: {url: \"hooks.example.com\"}}\n" + baseSite, nil,
+			errorWant{"alerts.webhook.url", "1:25", "is not an http(s) URL"}},
+		{"alert webhook format", "alerts: {webhook: {url: \"https://h.test/\", format: teams}}\n" + baseSite, nil,
+			errorWant{"alerts.webhook.format", "1:52", "use json or slack"}},
+		{"alert exec without command", "alerts: {exec: {timeout: 5s}}\n" + baseSite, nil,
+			errorWant{"alerts.exec.command", "1:16", "empty; write the program"}},
+		{"zero expiry warning", "alerts: {expiry_warnings: [14d, 0]}\n" + baseSite, nil,
+			errorWant{"alerts.expiry_warnings[1]", "1:33", "more than zero"}},
+
 		// Routes.
 		{"no routes", "sites:\n  - hosts: [app.test]\n", nil, errorWant{"sites[0].routes", "2:5", "a site needs routes"}},
 		{"bad upstream", blockRoute("/api/", "        to: [\"htp://x\"]\n"), nil,

@@ -189,3 +189,39 @@ func TestExecTimeout(t *testing.T) {
 		t.Fatalf("Deliver = %v after %s; want a timeout error soon", err, time.Since(start))
 	}
 }
+
+func TestWebhookSlack(t *testing.T) {
+	got := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- string(b)
+	}))
+	defer srv.Close()
+	w := &Webhook{URL: srv.URL, Slack: true}
+	e := Event{Event: CertFailed, Name: "a.test", Detail: map[string]any{"renewal": true, "error": "CA down", "next_attempt": "2026-01-02T03:04:05Z"}}
+	if err := w.Deliver(context.Background(), e, []byte(`{"event":"cert_failed"}`)); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"text":"tlsgate: could not renew the certificate for a.test: CA down (next attempt 2026-01-02T03:04:05Z)"}`
+	if b := <-got; b != want {
+		t.Errorf("body %s; want %s", b, want)
+	}
+}
+
+func TestSummary(t *testing.T) {
+	tests := []struct {
+		e    Event
+		want string
+	}{
+		{Event{Event: CertExpiring, Name: "a.test", Detail: map[string]any{"days_left": 2, "not_after": "2026-01-02T00:00:00Z"}},
+			"tlsgate: the certificate for a.test expires in 2 days (2026-01-02T00:00:00Z)"},
+		{Event{Event: UpstreamDown, Name: "http://10.0.0.1:80", Detail: map[string]any{"route": "/api", "reason": "connection refused"}},
+			"tlsgate: upstream http://10.0.0.1:80 of route /api is down: connection refused"},
+		{Event{Event: CertObtained, Name: "a.test"}, "tlsgate: obtained a certificate for a.test"},
+	}
+	for _, tc := range tests {
+		if got := Summary(tc.e); got != tc.want {
+			t.Errorf("Summary(%s) = %q; want %q", tc.e.Event, got, tc.want)
+		}
+	}
+}

@@ -23,7 +23,7 @@ const (
 	// Detail has "days_left", "not_after" and "threshold".
 	CertExpiring = "cert_expiring"
 	// UpstreamDown: an upstream failed its health checks; Name is the
-	// upstream, Detail has "route" and "error".
+	// upstream, Detail has "route" and "reason".
 	UpstreamDown = "upstream_down"
 	// UpstreamUp: an upstream that was down passes its health checks again.
 	UpstreamUp = "upstream_up"

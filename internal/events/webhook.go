@@ -3,6 +3,7 @@ package events
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +28,9 @@ type Webhook struct {
 	Backoff time.Duration
 	// Client sends the requests; nil means one with its own transport.
 	Client *http.Client
+	// Slack sends {"text": Summary(e)} instead of the event, the body
+	// Slack, Mattermost and Rocket.Chat incoming webhooks read.
+	Slack bool
 }
 
 // Kind is "webhook".
@@ -44,6 +48,9 @@ func (w *Webhook) Deliver(ctx context.Context, e Event, body []byte) error {
 	delay := w.Backoff
 	if delay <= 0 {
 		delay = time.Second
+	}
+	if w.Slack {
+		body, _ = json.Marshal(map[string]string{"text": Summary(e)})
 	}
 	var err error
 	for i := range attempts {

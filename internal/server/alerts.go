@@ -24,7 +24,7 @@ func alertSinks(a *config.Alerts, logger *slog.Logger) []events.Sink {
 	}
 	if w := a.Webhook; w != nil {
 		sinks = append(sinks, &events.Webhook{URL: w.URL, Headers: w.Headers,
-			Timeout: time.Duration(w.Timeout), Attempts: w.Attempts})
+			Timeout: time.Duration(w.Timeout), Attempts: w.Attempts, Slack: w.Format == config.AlertFormatSlack})
 	}
 	if x := a.Exec; x != nil {
 		sinks = append(sinks, &events.Exec{Command: x.Command, Timeout: time.Duration(x.Timeout), Logger: logger})
