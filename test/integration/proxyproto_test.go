@@ -51,8 +51,8 @@ func dialWithHeader(ctx context.Context, src, addr string, header []byte) (net.C
 
 // TestProxyProtocol sends raw v1 and v2 headers from 127.0.0.1 (trusted)
 // and 127.0.0.2 (not) to both listeners (issue 12): only the trusted peer's
-// header names the client — in X-Forwarded-For, X-Real-IP, allow_ips and
-// the access log; an untrusted peer's header is not read (its request
+// header names the client — in X-Forwarded-For, X-Real-IP, allow_ips,
+// rate_limit and the access log; an untrusted peer's header is not read (its request
 // fails); a trusted peer without a header is refused (HAProxy accept-proxy).
 func TestProxyProtocol(t *testing.T) {
 	t.Parallel()
@@ -65,6 +65,9 @@ sites:
       - path: /only-doc-net/
         to: ["{{.Vars.Up}}"]
         allow_ips: [203.0.113.0/24]
+      - path: /limited/
+        to: ["{{.Vars.Up}}"]
+        rate_limit: {requests: 1, per: 1h, burst: 1}
       - path: /
         to: ["{{.Vars.Up}}"]
 `
@@ -144,6 +147,21 @@ sites:
 		resp, _, err = get("127.0.0.2", nil, "/only-doc-net/")
 		if err != nil || resp.StatusCode != 403 {
 			t.Fatalf("client 127.0.0.2: %v %v; want 403", err, resp)
+		}
+	})
+	t.Run("rate_limit keys on the header's address", func(t *testing.T) {
+		for _, tc := range []struct {
+			client string
+			want   int
+		}{
+			{"203.0.113.20", 200},
+			{"203.0.113.20", 429}, // the same client's second request
+			{"203.0.113.21", 200}, // another client behind the same peer
+		} {
+			resp, _, err := get("127.0.0.1", proxyV2(tc.client), "/limited/")
+			if err != nil || resp.StatusCode != tc.want {
+				t.Fatalf("client %s: %v %v; want %d", tc.client, err, resp, tc.want)
+			}
 		}
 	})
 	t.Run("access log client_ip", func(t *testing.T) {
