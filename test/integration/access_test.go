@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -584,7 +585,8 @@ sites:
         respond: {body: "ok"}
         rate_limit: {requests: 1, per: 1h, burst: 1, key: "header:X-API-Key"}
 `)
-	c := inst.client(t, inst.rootPool(t), true)
+	pool := inst.rootPool(t)
+	c := inst.client(t, pool, true)
 	send := func(key string) int {
 		req, err := http.NewRequest("GET", inst.url("mem.test", "/"), nil)
 		if err != nil {
@@ -608,7 +610,7 @@ sites:
 		const conns = 4
 		var wg sync.WaitGroup
 		for w := range conns {
-			wg.Go(func() { pipeline(t, inst, "mem.test", "X-API-Key", key, from+w, from+n, conns) })
+			wg.Go(func() { pipeline(t, inst.HTTPSPort, pool, "mem.test", "X-API-Key", key, from+w, from+n, conns) })
 		}
 		wg.Wait()
 	}
@@ -632,11 +634,12 @@ sites:
 }
 
 // pipeline sends GET / to host with header set to key(i) for i from from
-// (stepping by step) up to to, over one TLS connection with HTTP/1.1
-// pipelining, and checks that every answer is 200.
-func pipeline(t *testing.T, inst *instance, host, header string, key func(int) string, from, to, step int) {
-	conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", inst.HTTPSPort),
-		&tls.Config{RootCAs: inst.rootPool(t), ServerName: host, NextProtos: []string{"http/1.1"}})
+// (stepping by step) up to to, over one TLS connection to 127.0.0.1:port
+// with HTTP/1.1 pipelining, and checks that every answer is 200. It runs
+// off the test goroutine, so it reports with t.Error only.
+func pipeline(t *testing.T, port int, pool *x509.CertPool, host, header string, key func(int) string, from, to, step int) {
+	conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port),
+		&tls.Config{RootCAs: pool, ServerName: host, NextProtos: []string{"http/1.1"}})
 	if err != nil {
 		t.Error(err)
 		return
