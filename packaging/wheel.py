@@ -18,11 +18,14 @@ import sys
 import zipfile
 
 # Wheel platform tag per release target: glibc 2.17 is the manylinux2014
-# baseline, and a static CGO_ENABLED=0 binary needs no libc at all.
+# baseline, and a static CGO_ENABLED=0 binary needs no libc at all. macOS
+# 12.0 is the oldest release Go 1.25 and later run on: the linker writes
+# it as the binary's minimum OS (LC_BUILD_VERSION), and TestDist checks
+# that the tag and the binary agree.
 PLATFORM_TAGS = {
     "linux/amd64": "manylinux_2_17_x86_64",
     "linux/arm64": "manylinux_2_17_aarch64",
-    "darwin/arm64": "macosx_11_0_arm64",
+    "darwin/arm64": "macosx_12_0_arm64",
     "windows/amd64": "win_amd64",
 }
 

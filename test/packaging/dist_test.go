@@ -91,6 +91,25 @@ func binaryArch(path string) (goos, goarch string, err error) {
 	return "", "", fmt.Errorf("%s is not an ELF, Mach-O or PE executable", path)
 }
 
+// machoMinOS is the minimum macOS version ("12.0") in a Mach-O binary's
+// LC_BUILD_VERSION load command, which macOS checks before it runs it.
+func machoMinOS(path string) (string, error) {
+	f, err := macho.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	const lcBuildVersion = 0x32 // cmd, cmdsize, platform, minos, sdk, ntools
+	for _, l := range f.Loads {
+		raw := l.Raw()
+		if len(raw) >= 16 && f.ByteOrder.Uint32(raw) == lcBuildVersion {
+			v := f.ByteOrder.Uint32(raw[12:])
+			return fmt.Sprintf("%d.%d", v>>16, v>>8&0xff), nil
+		}
+	}
+	return "", fmt.Errorf("%s has no LC_BUILD_VERSION", path)
+}
+
 // TestDist checks everything package.sh made: per release target a static,
 // trimmed binary for that OS and architecture with the git describe
 // version stamped in, and its wheel; a .deb per Linux target; and
@@ -124,6 +143,13 @@ func TestDist(t *testing.T) {
 		}
 		if b, err := os.ReadFile(path); err != nil || !bytes.Contains(b, []byte(d.version)) {
 			t.Errorf("%s does not carry the version %s (%v)", name, d.version, err)
+		}
+		if tg.goos == "darwin" {
+			// The wheel must not claim a macOS the binary refuses to run on.
+			minOS, err := machoMinOS(path)
+			if want := "macosx_" + strings.ReplaceAll(minOS, ".", "_") + "_arm64"; err != nil || wheelTags["darwin/arm64"] != want {
+				t.Errorf("%s needs macOS %s (%v); the wheel tag is %s, want %s", name, minOS, err, wheelTags["darwin/arm64"], want)
+			}
 		}
 		wheels, _ := filepath.Glob(filepath.Join(d.dir, "tlsgate-*-py3-none-"+wheelTags[tg.goos+"/"+tg.goarch]+".whl"))
 		if len(wheels) != 1 {

@@ -30,7 +30,7 @@ const debianPython = "/usr/bin/python3"
 var wheelTags = map[string]string{
 	"linux/amd64":   "manylinux_2_17_x86_64",
 	"linux/arm64":   "manylinux_2_17_aarch64",
-	"darwin/arm64":  "macosx_11_0_arm64",
+	"darwin/arm64":  "macosx_12_0_arm64",
 	"windows/amd64": "win_amd64",
 }
 
