@@ -28,7 +28,8 @@ const (
 // is closed by read_header_timeout without an answer; the idle ones stay
 // open and usable (idle_timeout is 2m).
 func TestIdleAndSlowloris(t *testing.T) {
-	t.Parallel()
+	// Not parallel: its 2 s bounds are about tlsgate, not about sharing
+	// two cores with the rest of the suite (sequential tests run alone).
 	raiseFDLimit(t, 3*(idleConns+slowlorisConns))
 	inst := startTLSGate(t, header+`
 limits: {read_header_timeout: 2s}
