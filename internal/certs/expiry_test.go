@@ -1,7 +1,6 @@
 package certs
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -10,31 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tlsgate/tlsgate/internal/config"
 	"github.com/tlsgate/tlsgate/internal/pki"
+	"github.com/tlsgate/tlsgate/internal/testproc"
 )
-
-// lockedBuffer is a log sink safe for the manager's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestWarnExpiring: the daily check warns about a certificate within a week
 // of expiry, and not about one that is fine.
@@ -51,7 +32,7 @@ func TestWarnExpiring(t *testing.T) {
 	soon := writeTestPair(t, dir, "soon", &old, "soon.test", 30*24*time.Hour)
 	fine := writeTestPair(t, dir, "fine", ca, "fine.test", 90*24*time.Hour)
 
-	logs := &lockedBuffer{}
+	logs := &testproc.SyncBuffer{}
 	m, err := New(Options{DataDir: dir, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +83,7 @@ func writeTestPair(t *testing.T, dir, name string, ca *pki.CA, host string, vali
 // start ACME orders for the others (a typo must not cost rate limits).
 func TestRejectedApplyOrdersNothing(t *testing.T) {
 	dir := t.TempDir()
-	logs := &lockedBuffer{}
+	logs := &testproc.SyncBuffer{}
 	m, err := New(Options{DataDir: dir, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/libdns/libdns"
-	mdns "github.com/miekg/dns"
 )
 
 // Exec writes TXT records by running a user program:
@@ -40,23 +39,12 @@ const stderrLimit = 2048
 
 // AppendRecords runs `Command present FQDN VALUE` for each record.
 func (p *Exec) AppendRecords(ctx context.Context, zone string, recs []libdns.Record) ([]libdns.Record, error) {
-	return recs, p.runAll(ctx, "present", zone, recs)
+	return recs, eachRecord(ctx, "exec", actionPresent, zone, recs, p.run)
 }
 
 // DeleteRecords runs `Command cleanup FQDN VALUE` for each record.
 func (p *Exec) DeleteRecords(ctx context.Context, zone string, recs []libdns.Record) ([]libdns.Record, error) {
-	return recs, p.runAll(ctx, "cleanup", zone, recs)
-}
-
-func (p *Exec) runAll(ctx context.Context, action, zone string, recs []libdns.Record) error {
-	for _, rec := range recs {
-		rr := rec.RR()
-		fqdn := mdns.Fqdn(libdns.AbsoluteName(rr.Name, mdns.Fqdn(zone)))
-		if err := p.run(ctx, action, fqdn, rr.Data); err != nil {
-			return fmt.Errorf("exec: %s %s: %w", action, fqdn, err)
-		}
-	}
-	return nil
+	return recs, eachRecord(ctx, "exec", actionCleanup, zone, recs, p.run)
 }
 
 func (p *Exec) run(ctx context.Context, action, fqdn, value string) error {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/libdns/libdns"
-	mdns "github.com/miekg/dns"
 )
 
 // Webhook writes TXT records by POSTing JSON to a user's service:
@@ -39,23 +38,12 @@ var (
 
 // AppendRecords POSTs each record to URL/present.
 func (p *Webhook) AppendRecords(ctx context.Context, zone string, recs []libdns.Record) ([]libdns.Record, error) {
-	return recs, p.postAll(ctx, "present", zone, recs)
+	return recs, eachRecord(ctx, "webhook", actionPresent, zone, recs, p.post)
 }
 
 // DeleteRecords POSTs each record to URL/cleanup.
 func (p *Webhook) DeleteRecords(ctx context.Context, zone string, recs []libdns.Record) ([]libdns.Record, error) {
-	return recs, p.postAll(ctx, "cleanup", zone, recs)
-}
-
-func (p *Webhook) postAll(ctx context.Context, action, zone string, recs []libdns.Record) error {
-	for _, rec := range recs {
-		rr := rec.RR()
-		fqdn := mdns.Fqdn(libdns.AbsoluteName(rr.Name, mdns.Fqdn(zone)))
-		if err := p.post(ctx, action, fqdn, rr.Data); err != nil {
-			return fmt.Errorf("webhook: %s %s: %w", action, fqdn, err)
-		}
-	}
-	return nil
+	return recs, eachRecord(ctx, "webhook", actionCleanup, zone, recs, p.post)
 }
 
 func (p *Webhook) post(ctx context.Context, action, fqdn, value string) error {

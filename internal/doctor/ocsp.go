@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"fmt"
-	"io"
 	"net/http"
 
 	"golang.org/x/crypto/ocsp"
@@ -103,15 +102,7 @@ func (g *gatherer) askResponder(ctx context.Context, url string, leaf, issuer *x
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/ocsp-request")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("OCSP responder %s: %s", url, resp.Status)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	body, err := fetch(req, "OCSP responder "+url)
 	if err != nil {
 		return nil, err
 	}

@@ -3,38 +3,20 @@
 package launch
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tlsgate/tlsgate/internal/testproc"
 )
 
-// syncBuffer collects a child's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func startSh(t *testing.T, script string, out *syncBuffer) *Child {
+func startSh(t *testing.T, script string, out *testproc.SyncBuffer) *Child {
 	t.Helper()
 	opts := Options{}
 	if out != nil {
@@ -49,7 +31,7 @@ func startSh(t *testing.T, script string, out *syncBuffer) *Child {
 }
 
 // firstLinePID waits for the child to print a PID on its first line.
-func firstLinePID(t *testing.T, out *syncBuffer) int {
+func firstLinePID(t *testing.T, out *testproc.SyncBuffer) int {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -110,7 +92,7 @@ func TestStartMissingCommand(t *testing.T) {
 
 func TestEnvReachesChild(t *testing.T) {
 	t.Parallel()
-	var out syncBuffer
+	var out testproc.SyncBuffer
 	c, err := Start("/bin/sh", []string{"-c", "echo port=$PORT"}, Options{Env: []string{"PORT=8123"}, Stdout: &out})
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +108,7 @@ func TestEnvReachesChild(t *testing.T) {
 // none survives Stop.
 func TestStopReachesGroup(t *testing.T) {
 	t.Parallel()
-	var out syncBuffer
+	var out testproc.SyncBuffer
 	c := startSh(t, "sleep 60 & echo $!; wait", &out)
 	grandchild := firstLinePID(t, &out)
 	if !c.Stop(syscall.SIGTERM, 5*time.Second) {
@@ -141,7 +123,7 @@ func TestStopReachesGroup(t *testing.T) {
 // TestStopKillsAfterGrace: a child that ignores SIGTERM is killed.
 func TestStopKillsAfterGrace(t *testing.T) {
 	t.Parallel()
-	var out syncBuffer
+	var out testproc.SyncBuffer
 	c := startSh(t, "trap '' TERM; echo $$; while :; do sleep 1; done", &out)
 	firstLinePID(t, &out)
 	if c.Stop(syscall.SIGTERM, 200*time.Millisecond) {
@@ -156,7 +138,7 @@ func TestStopKillsAfterGrace(t *testing.T) {
 // its group; Kill ends it.
 func TestKillEndsLeftovers(t *testing.T) {
 	t.Parallel()
-	var out syncBuffer
+	var out testproc.SyncBuffer
 	c := startSh(t, "sleep 60 & echo $!", &out)
 	leftover := firstLinePID(t, &out)
 	<-c.Done()

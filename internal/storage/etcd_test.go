@@ -13,27 +13,10 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/tlsgate/tlsgate/internal/storage/storagetest"
+	"github.com/tlsgate/tlsgate/internal/testproc"
 )
 
-// logBuffer collects log lines for assertions.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), s)
-}
-
-func newTestEtcd(t *testing.T, server *storagetest.EtcdServer, prefix string, logs *logBuffer) *Etcd {
+func newTestEtcd(t *testing.T, server *storagetest.EtcdServer, prefix string, logs *testproc.SyncBuffer) *Etcd {
 	t.Helper()
 	opts := EtcdOptions{
 		Endpoints: []string{server.Endpoint}, Prefix: prefix, LockTTL: 2 * time.Second,
@@ -143,14 +126,14 @@ func TestEtcdLostLockSameProcess(t *testing.T) {
 
 func TestEtcdLogsOutageOnce(t *testing.T) {
 	server := storagetest.StartEtcd(t)
-	logs := &logBuffer{}
+	logs := &testproc.SyncBuffer{}
 	e := newTestEtcd(t, server, "health/", logs)
 	ctx := context.Background()
 	if err := e.Store(ctx, "k", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
 	server.Stop()
-	waitFor(t, func() bool { return logs.count("etcd unreachable") > 0 })
+	waitFor(t, func() bool { return strings.Count(logs.String(), "etcd unreachable") > 0 })
 	// Requests fail meanwhile, and the probe keeps failing: still one line.
 	for range 3 {
 		if _, err := e.Load(ctx, "k"); err == nil {
@@ -159,15 +142,15 @@ func TestEtcdLogsOutageOnce(t *testing.T) {
 	}
 	time.Sleep(time.Second) // several probe intervals
 	server.Start()
-	waitFor(t, func() bool { return logs.count("etcd reachable again") > 0 })
+	waitFor(t, func() bool { return strings.Count(logs.String(), "etcd reachable again") > 0 })
 	if got, err := e.Load(ctx, "k"); err != nil || string(got) != "v" {
 		t.Errorf("load after recovery = %q, %v", got, err)
 	}
 	time.Sleep(500 * time.Millisecond)
-	if n := logs.count("etcd unreachable"); n != 1 {
+	if n := strings.Count(logs.String(), "etcd unreachable"); n != 1 {
 		t.Errorf("outage logged %d times; want once", n)
 	}
-	if n := logs.count("etcd reachable again"); n != 1 {
+	if n := strings.Count(logs.String(), "etcd reachable again"); n != 1 {
 		t.Errorf("recovery logged %d times; want once", n)
 	}
 }
