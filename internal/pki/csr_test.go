@@ -22,6 +22,8 @@ func TestParseNames(t *testing.T) {
 		{"127.0.0.1", "127.0.0.1", false},
 		{"[::1]", "::1", false},
 		{"admin@example.test", "admin@example.test", false},
+		{"ad\tmin@example.test", "", true}, // a control character in an e-mail SAN (FuzzParseNames)
+		{"admin@exam\nple.test", "", true},
 		{"spiffe://example.test/ns/app", "spiffe://example.test/ns/app", false},
 		{"urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66", "urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66", false},
 		{"bücher.example", "xn--bcher-kva.example", false},

@@ -266,16 +266,31 @@ func (b *balancer) try(req *http.Request, up *upstream, path, rawPath string) (*
 		}
 	}
 	if b.policy != config.LBLeastConn {
-		return up.rt.RoundTrip(req)
+		return checkStatus(up.rt.RoundTrip(req))
 	}
 	up.inflight.Add(1)
-	resp, err := up.rt.RoundTrip(req)
+	resp, err := checkStatus(up.rt.RoundTrip(req))
 	if err != nil {
 		up.inflight.Add(-1)
 		return nil, err
 	}
 	resp.Body = countBody(resp.Body, up)
 	return resp, nil
+}
+
+// errBadStatus: the upstream's status line parsed (three digits) but names
+// no status; ReverseProxy would pass it to WriteHeader, which panics below
+// 100 (found by FuzzLeanResponse with "HTTP/1.1 000").
+var errBadStatus = errors.New("upstream sent a status code below 100")
+
+// checkStatus turns a response whose status no ResponseWriter accepts into
+// an error (a 502), closing its body so the connection is not reused.
+func checkStatus(resp *http.Response, err error) (*http.Response, error) {
+	if err != nil || resp.StatusCode >= 100 {
+		return resp, err
+	}
+	resp.Body.Close()
+	return nil, fmt.Errorf("%w: %d", errBadStatus, resp.StatusCode)
 }
 
 // isDialError reports whether err happened while connecting, before any

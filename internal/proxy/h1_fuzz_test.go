@@ -1,0 +1,158 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// FuzzLeanResponse feeds arbitrary upstream bytes to the lean h1 path,
+// through the route's ReverseProxy: never a panic, and a connection goes
+// back to the pool only when what was read from it is exactly one
+// keep-alive response (after any 1xx) with nothing after it. Bytes that
+// arrive after the response are the checkout's business (peerClosed).
+//
+// The fake upstream writes the input and then closes its side for writing,
+// so a body that runs until the connection closes ends at the input's end;
+// the header timeout and the request's deadline bound the rest.
+func FuzzLeanResponse(f *testing.F) {
+	for _, s := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-Trailer: 1\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok",
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+		"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+		"HTTP/1.1 204 No Content\r\n\r\nbody",
+		"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n",
+		"HTTP/1.1 101 Switching Protocols\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+		"HTTP/1.1 200 OK\r\n\r\nuntil close",
+		"HTTP/1.0 200 OK\r\n\r\nbody",
+		"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok",
+		"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+		"HTTP/1.1 200 OK\nContent-Length: 2\n\nok",
+		"HTTP/1.1 200 OK\r\nX: a\r\n b\r\nContent-Length: 0\r\n\r\n",
+		"garbage\r\n\r\n",
+		"",
+	} {
+		f.Add([]byte(s))
+	}
+	var answer atomic.Pointer[[]byte]
+	up := closingBackend(f, &answer)
+	tr := NewTransport()
+	f.Cleanup(tr.CloseIdleConnections)
+	h, err := New(Options{Upstreams: []string{up}, Transport: tr, ResponseHeaderTimeout: 2 * time.Second})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		answer.Store(&data)
+		defer tr.CloseIdleConnections()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		req := httptest.NewRequestWithContext(ctx, http.MethodGet, "http://app.test/", nil)
+		serve(h, httptest.NewRecorder(), req)
+		for _, n := range idleConsumed(tr) {
+			if n > int64(len(data)) || !oneCleanResponse(data[:n]) {
+				t.Fatalf("connection pooled after reading %d bytes that are not one clean response: %q", n, data)
+			}
+		}
+	})
+}
+
+// serve runs h like net/http's server does, which recovers the
+// http.ErrAbortHandler that ReverseProxy panics with when a body breaks
+// off after the headers went out. Any other panic is a finding.
+func serve(h http.Handler, w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if err, ok := v.(error); !ok || !errors.Is(err, http.ErrAbortHandler) {
+				panic(v)
+			}
+		}
+	}()
+	h.ServeHTTP(w, r)
+}
+
+// idleConsumed returns, for each idle connection of the lean path, how
+// many bytes its last exchange read from the upstream.
+func idleConsumed(tr *Transport) []int64 {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	var out []int64
+	for _, p := range tr.pools {
+		p.mu.Lock()
+		for _, l := range p.idle {
+			for _, c := range l {
+				out = append(out, c.cr.n)
+			}
+		}
+		p.mu.Unlock()
+	}
+	return out
+}
+
+// oneCleanResponse reports whether data is exactly one keep-alive response
+// to a GET (after any 1xx but 101) with nothing after it.
+func oneCleanResponse(data []byte) bool {
+	br := bufio.NewReader(bytes.NewReader(data))
+	for {
+		resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodGet})
+		if err != nil {
+			return false
+		}
+		if resp.StatusCode == http.StatusSwitchingProtocols {
+			return false
+		}
+		if resp.StatusCode >= 100 && resp.StatusCode < 200 {
+			continue
+		}
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil || resp.Close {
+			return false
+		}
+		return br.Buffered() == 0
+	}
+}
+
+// closingBackend is a fake upstream for a fuzz target: on each connection
+// it reads one request, writes *answer, and closes its writing side, so
+// the proxy reads EOF after the answer; it keeps reading until the proxy
+// closes the connection.
+func closingBackend(f *testing.F, answer *atomic.Pointer[[]byte]) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				br := bufio.NewReader(c)
+				if _, err := http.ReadRequest(br); err != nil {
+					return
+				}
+				c.Write(*answer.Load())
+				c.(*net.TCPConn).CloseWrite()
+				io.Copy(io.Discard, br)
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
