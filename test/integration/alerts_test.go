@@ -126,7 +126,8 @@ func alertsBlock(url, extra string) string {
 }
 
 // cert_obtained comes from Pebble issuing, cert_failed from a forced
-// renewal while Pebble is down, with the error and the next attempt.
+// renewal while Pebble is down, with the error and the next attempt, and
+// cert_renewed once it is back.
 func TestAlertsACME(t *testing.T) {
 	t.Parallel()
 	hook := startAlertReceiver(t, nil)
@@ -155,12 +156,26 @@ func TestAlertsACME(t *testing.T) {
 	if e.Detail["renewal"] != true || e.Detail["error"] == "" || e.Detail["next_attempt"] == nil {
 		t.Errorf("cert_failed detail = %v; want renewal, error and next_attempt", e.Detail)
 	}
+	// The CA comes back (a new Pebble that forgot our account: the first
+	// try may fail while re-registering): the renewal is cert_renewed.
+	p.start()
+	for try := 1; ; try++ {
+		if res = tlsgate(t, inst.Dir, "renew", "-c", inst.ConfigPath, "--force", "c.example.org"); res.Code == 0 {
+			break
+		}
+		if try == 3 {
+			t.Fatalf("renew after the CA came back, %d tries: %s", try, res)
+		}
+	}
+	hook.wait(t, 30*time.Second, "cert_renewed", "c.example.org")
 	seen := map[string]bool{}
 	for _, e := range inst.adminEvents(t) {
 		seen[e.Event+" "+e.Name] = true
 	}
-	if !seen["cert_failed c.example.org"] || !seen["cert_obtained c.example.org"] {
-		t.Errorf("GET /events lacks the certificate events: %v", seen)
+	for _, want := range []string{"cert_obtained c.example.org", "cert_failed c.example.org", "cert_renewed c.example.org"} {
+		if !seen[want] {
+			t.Errorf("GET /events lacks %s: %v", want, seen)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,8 +21,9 @@ func chromiumArgs(t *testing.T) []string {
 		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--user-data-dir=" + t.TempDir(), "--window-size=1400,1000",
 		// Virtual time pauses while the page's fetches are on the
-		// network: a budget for its timers, not a wait.
-		"--virtual-time-budget=3000"}
+		// network: a budget for its timers, not a wait. 7s of it is
+		// the first load and one 5s refresh, after which rates show.
+		"--virtual-time-budget=7000"}
 }
 
 func runChromium(t *testing.T, chromium string, args ...string) []byte {
@@ -47,10 +49,11 @@ func TestDashboardBrowser(t *testing.T) {
 	chromium := requireChromium(t)
 	g := newGateConfig(t)
 	writeShortLived(t, g.Dir, "soon.test")
+	dead := deadAddr(t)
 	conf := header + `sites:
   - hosts: [app.test]
     routes:
-      - {path: /api, to: ["http://` + deadAddr(t) + `"]}
+      - {path: /api, to: ["http://` + dead + `"], health_check: {path: /healthz, interval: 200ms, unhealthy_after: 1}}
       - {path: /, respond: {body: ok}}
   - hosts: [soon.test]
     tls: {cert_file: ./soon.test.crt, key_file: ./soon.test.key}
@@ -68,6 +71,20 @@ func TestDashboardBrowser(t *testing.T) {
 		resp.Body.Close()
 	}
 	inst.writeConfig(t, conf)
+
+	// The dead upstream is out of rotation before the page loads.
+	eventually(t, 10*time.Second, "the upstream reported down", func() error {
+		resp, err := http.Get("http://" + inst.Admin + "/metrics")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if !regexp.MustCompile(`tlsgate_upstream_healthy\{[^}]*upstream="http://` + regexp.QuoteMeta(dead) + `"[^}]*\} 0`).Match(b) {
+			return fmt.Errorf("no tlsgate_upstream_healthy 0 for %s", dead)
+		}
+		return nil
+	})
 
 	// What the page must show: each certificate's days left as the
 	// instance counts them.
@@ -105,7 +122,15 @@ func TestDashboardBrowser(t *testing.T) {
 			t.Errorf("%s is not coloured %s (a 7-day local leaf on schedule is ok, 2 days of 33 is critical):\n%s", name, class, row)
 		}
 	}
-	for _, s := range []string{"reload_failed", "proxy http://127.0.0.1:", "<code>app.test</code>"} {
+	traffic := regexp.MustCompile(`(?s)<tbody id="traffic">.*?</tbody>`).FindString(dom)
+	if !regexp.MustCompile(`<code>app.test</code></td><td class="num">\d+\.\d\d</td><td class="num">\d+\.\d\d</td><td class="num">6</td><td class="num">3</td>`).MatchString(traffic) {
+		t.Errorf("traffic row for app.test lacks rates and the counts 6 requests, 3 errors:\n%s", traffic)
+	}
+	up := regexp.MustCompile(`(?s)<tbody id="upstreams">.*?</tbody>`).FindString(dom)
+	if !strings.Contains(up, "http://"+dead) || !strings.Contains(up, `class="pill crit">down<`) {
+		t.Errorf("the upstreams table does not show %s down:\n%s", dead, up)
+	}
+	for _, s := range []string{"reload_failed", "upstream_down", "proxy http://127.0.0.1:", "<code>app.test</code>"} {
 		if !strings.Contains(dom, s) {
 			t.Errorf("the dashboard lacks %q:\n%s", s, dom)
 		}
