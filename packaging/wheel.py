@@ -17,16 +17,18 @@ import re
 import sys
 import zipfile
 
-# Wheel platform tag per release target: glibc 2.17 is the manylinux2014
-# baseline, and a static CGO_ENABLED=0 binary needs no libc at all. macOS
-# 12.0 is the oldest release Go 1.25 and later run on: the linker writes
-# it as the binary's minimum OS (LC_BUILD_VERSION), and TestDist checks
-# that the tag and the binary agree.
+# Wheel platform tags per release target. A static CGO_ENABLED=0 binary
+# needs no libc at all, so a Linux wheel is for glibc systems (manylinux:
+# 2.17 is the manylinux2014 baseline) and musl ones such as Alpine
+# (musllinux 1.1) alike; the wheel carries both tags. macOS 12.0 is the
+# oldest release Go 1.25 and later run on: the linker writes it as the
+# binary's minimum OS (LC_BUILD_VERSION), and TestDist checks that the
+# tag and the binary agree.
 PLATFORM_TAGS = {
-    "linux/amd64": "manylinux_2_17_x86_64",
-    "linux/arm64": "manylinux_2_17_aarch64",
-    "darwin/arm64": "macosx_12_0_arm64",
-    "windows/amd64": "win_amd64",
+    "linux/amd64": ["manylinux_2_17_x86_64", "musllinux_1_1_x86_64"],
+    "linux/arm64": ["manylinux_2_17_aarch64", "musllinux_1_1_aarch64"],
+    "darwin/arm64": ["macosx_12_0_arm64"],
+    "windows/amd64": ["win_amd64"],
 }
 
 SUMMARY = "HTTPS in front of your web apps: certificates, TLS and proxying in one program"
@@ -89,13 +91,12 @@ def metadata(version):
     ) % (version, SUMMARY)
 
 
-def wheel_file(tag):
+def wheel_file(platforms):
     return (
         "Wheel-Version: 1.0\n"
         "Generator: tlsgate packaging/wheel.py\n"
         "Root-Is-Purelib: false\n"
-        "Tag: py3-none-%s\n"
-    ) % tag
+    ) + "".join("Tag: py3-none-%s\n" % p for p in platforms)
 
 
 def add(zf, name, data, mode=0o644):
@@ -106,7 +107,7 @@ def add(zf, name, data, mode=0o644):
 
 
 def build(describe, target, dist):
-    tag = PLATFORM_TAGS[target]
+    platforms = PLATFORM_TAGS[target]
     version = pep440(describe)
     goos, goarch = target.split("/")
     exe = ".exe" if goos == "windows" else ""
@@ -119,12 +120,14 @@ def build(describe, target, dist):
     files = [
         ("%s/scripts/tlsgate%s" % (data_dir, exe), bin_data, 0o755),
         ("%s/METADATA" % info_dir, metadata(version).encode(), 0o644),
-        ("%s/WHEEL" % info_dir, wheel_file(tag).encode(), 0o644),
+        ("%s/WHEEL" % info_dir, wheel_file(platforms).encode(), 0o644),
     ]
     record = "".join(record_line(n, d) + "\n" for n, d, _ in files)
     record += "%s/RECORD,,\n" % info_dir
 
-    out = os.path.join(dist, "tlsgate-%s-py3-none-%s.whl" % (version, tag))
+    # Several platform tags go into the file name dot-separated (a
+    # compressed tag set, as the wheel spec names it).
+    out = os.path.join(dist, "tlsgate-%s-py3-none-%s.whl" % (version, ".".join(platforms)))
     with zipfile.ZipFile(out, "w") as zf:
         for name, data, mode in files:
             add(zf, name, data, mode)

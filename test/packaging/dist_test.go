@@ -59,7 +59,7 @@ func buildDist(t *testing.T) dist {
 		d.version = strings.TrimSpace(string(desc))
 		d.bin = filepath.Join(d.dir, "tlsgate_"+d.version+"_linux_amd64")
 		d.deb = d.bin + ".deb"
-		wheels, _ := filepath.Glob(filepath.Join(d.dir, "tlsgate-*-py3-none-manylinux_2_17_x86_64.whl"))
+		wheels, _ := filepath.Glob(filepath.Join(d.dir, "tlsgate-*-py3-none-"+wheelTags["linux/amd64"]+".whl"))
 		if len(wheels) != 1 {
 			distErr = "want one manylinux x86_64 wheel in dist/, got " + strings.Join(wheels, " ")
 			return

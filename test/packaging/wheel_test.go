@@ -25,11 +25,13 @@ import (
 // user of this machine has.
 const debianPython = "/usr/bin/python3"
 
-// wheelTags is the platform tag of each release target's wheel; the
-// names are the ones pip and uv match against the running platform.
+// wheelTags are the platform tags of each release target's wheel, as its
+// file name joins them; the names are the ones pip and uv match against the
+// running platform (a Linux wheel serves glibc and musl systems alike: the
+// binary is static).
 var wheelTags = map[string]string{
-	"linux/amd64":   "manylinux_2_17_x86_64",
-	"linux/arm64":   "manylinux_2_17_aarch64",
+	"linux/amd64":   "manylinux_2_17_x86_64.musllinux_1_1_x86_64",
+	"linux/arm64":   "manylinux_2_17_aarch64.musllinux_1_1_aarch64",
 	"darwin/arm64":  "macosx_12_0_arm64",
 	"windows/amd64": "win_amd64",
 }
@@ -90,7 +92,7 @@ func TestWheelTags(t *testing.T) {
 			files := checkWheel(t, whl)
 			info := "tlsgate-" + version + ".dist-info/"
 			for name, want := range map[string][]string{
-				info + "WHEEL":    {"Wheel-Version: 1.0\n", "Root-Is-Purelib: false\n", "Tag: py3-none-" + tag + "\n"},
+				info + "WHEEL":    wheelLines(tag),
 				info + "METADATA": {"Metadata-Version: 2.1\n", "Name: tlsgate\n", "Version: " + version + "\n"},
 			} {
 				for _, w := range want {
@@ -109,6 +111,16 @@ func TestWheelTags(t *testing.T) {
 			}
 		})
 	}
+}
+
+// wheelLines are the lines a WHEEL file with these dot-joined platform
+// tags must have: one Tag line per platform.
+func wheelLines(platforms string) []string {
+	lines := []string{"Wheel-Version: 1.0\n", "Root-Is-Purelib: false\n"}
+	for _, p := range strings.Split(platforms, ".") {
+		lines = append(lines, "Tag: py3-none-"+p+"\n")
+	}
+	return lines
 }
 
 // TestWheel installs the manylinux x86_64 wheel package.sh built into a
@@ -138,7 +150,7 @@ func TestWheel(t *testing.T) {
 	checkWheel(t, d.wheel)
 	version := strings.TrimSpace(must(debianPython, filepath.Join(repoRoot(t), "packaging/wheel.py"),
 		"--print-version", "--version", d.version, "--target", "linux/amd64"))
-	if want := "tlsgate-" + version + "-py3-none-manylinux_2_17_x86_64.whl"; filepath.Base(d.wheel) != want {
+	if want := "tlsgate-" + version + "-py3-none-" + wheelTags["linux/amd64"] + ".whl"; filepath.Base(d.wheel) != want {
 		t.Errorf("wheel %s; want %s (the version from git describe %s)", filepath.Base(d.wheel), want, d.version)
 	}
 
