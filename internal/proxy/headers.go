@@ -30,12 +30,16 @@ const (
 // and so vouches for: clients' copies never reach a backend, nor do
 // look-alikes spelled with underscores (see DropLookalikes). It is the one
 // list; the server's request entry and this package's Rewrite both use it.
-var vouched = map[string]bool{
-	"x-forwarded-for": true, "x-forwarded-host": true, "x-forwarded-proto": true,
-	"x-real-ip": true, "forwarded": true,
-	"client-cert": true, "client-cert-chain": true,
-	"x-client-cert-subject": true, "x-client-cert-fingerprint": true,
-	"x-forwarded-user": true, // set from access.User by setUser
+var vouched = lowerSet(hdrXFF, hdrXFHost, hdrXFProto, hdrXRealIP, hdrForwarded,
+	hdrClientCert, hdrClientCertChain, hdrCertSubject, hdrCertFingerprint,
+	hdrUser) // set from access.User by setUser
+
+func lowerSet(names ...string) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[strings.ToLower(n)] = true
+	}
+	return m
 }
 
 // DropLookalikes removes headers that spell a header tlsgate vouches for
