@@ -152,6 +152,16 @@ func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp, err := b.try(req, up, path, rawPath)
 		more := i+1 < len(order)
 		if err == nil {
+			if retry := more && canRetry && retriesLeft > 0 && inBudget(); retry && keepable(req, resp) {
+				if err := keepBody(resp); err != nil {
+					up.state.count(outcomeReset)
+					up.state.failed(b.passive, "body: "+err.Error())
+					retriesLeft--
+					last, lastErr = up, err
+					continue
+				}
+			}
+			up.state.countStatus(resp.StatusCode)
 			if failStatus(resp.StatusCode) {
 				up.state.failed(b.passive, "answered "+strconv.Itoa(resp.StatusCode))
 			} else {
@@ -160,16 +170,7 @@ func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 			if up.failedAt.Load() != 0 {
 				up.failedAt.Store(0)
 			}
-			retry := more && canRetry && retriesLeft > 0 && inBudget()
-			if retry && keepable(req, resp) {
-				if err := keepBody(resp); err != nil {
-					up.state.failed(b.passive, "body: "+err.Error())
-					retriesLeft--
-					last, lastErr = up, err
-					continue
-				}
-			}
-			if retry && b.retryStatus(resp.StatusCode) {
+			if retry := more && canRetry && retriesLeft > 0 && inBudget(); retry && b.retryStatus(resp.StatusCode) {
 				_, _ = io.CopyN(io.Discard, resp.Body, maxCheckBody)
 				resp.Body.Close()
 				retriesLeft--
@@ -182,13 +183,20 @@ func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 		if req.Context().Err() != nil {
+			up.state.count(outcomeCanceled)
 			return nil, newUpstreamError(req.Context(), up, err)
 		}
 		if isDialError(err) {
+			up.state.count(outcomeConnect)
 			up.failedAt.Store(time.Now().UnixNano())
 			up.state.failed(b.passive, "connect: "+err.Error())
 			last, lastErr = up, err
 			continue
+		}
+		if isTimeout(err) {
+			up.state.count(outcomeTimeout)
+		} else {
+			up.state.count(outcomeReset)
 		}
 		up.state.failed(b.passive, err.Error())
 		if !more || !canRetry || retriesLeft == 0 || isTimeout(err) || !inBudget() {

@@ -24,6 +24,7 @@ type Health struct {
 	onChange func(Change)
 	now      func() time.Time
 	desc     *prometheus.Desc
+	requests *prometheus.CounterVec
 	// key signs lb: cookie values; made per process, so cookies outlive
 	// reloads but not restarts (a client then gets a new upstream once).
 	key []byte
@@ -67,6 +68,10 @@ func NewHealth(opts HealthOptions) *Health {
 		desc: prometheus.NewDesc("tlsgate_upstream_healthy",
 			"1 when the upstream is in rotation, 0 when health checks or failed requests took it out.",
 			[]string{"route", "upstream"}, nil),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tlsgate_upstream_requests_total",
+			Help: "Attempts sent to an upstream, by outcome: ok (an answer below 500), 5xx, connect_error, reset (broken before a whole answer), timeout (no response headers in time), canceled (the client went away).",
+		}, []string{"route", "upstream", "outcome"}),
 	}
 	rand.Read(h.key) // never fails (crypto/rand since Go 1.24)
 	if h.log == nil {
@@ -88,6 +93,9 @@ func (h *Health) state(route, upstream string) *upstreamState {
 		return s
 	}
 	s := &upstreamState{h: h, route: route, upstream: upstream}
+	for i, name := range outcomeNames {
+		s.requests[i] = h.requests.WithLabelValues(route, upstream, name)
+	}
 	h.states[k] = s
 	return s
 }
@@ -107,6 +115,9 @@ func (h *Health) Retain(keep map[string][]string) {
 	for k := range h.states {
 		if !want[k] {
 			delete(h.states, k)
+			for _, name := range outcomeNames {
+				h.requests.DeleteLabelValues(k.route, k.upstream, name)
+			}
 		}
 	}
 }
@@ -140,10 +151,14 @@ func (h *Health) List() []UpstreamHealth {
 }
 
 // Describe implements prometheus.Collector.
-func (h *Health) Describe(ch chan<- *prometheus.Desc) { ch <- h.desc }
+func (h *Health) Describe(ch chan<- *prometheus.Desc) {
+	ch <- h.desc
+	h.requests.Describe(ch)
+}
 
 // Collect implements prometheus.Collector.
 func (h *Health) Collect(ch chan<- prometheus.Metric) {
+	h.requests.Collect(ch)
 	for _, u := range h.List() {
 		v := 0.0
 		if u.Healthy {
@@ -178,6 +193,8 @@ type upstreamState struct {
 	// out is the state last reported through Health.changed: true while
 	// out of rotation.
 	out atomic.Bool
+	// requests counts attempts by outcome (tlsgate_upstream_requests_total).
+	requests [nOutcomes]prometheus.Counter
 	// checkers counts the goroutines checking it (checkLoop).
 	checkers atomic.Int32
 
@@ -263,5 +280,29 @@ func (s *upstreamState) reconcile(reason string) {
 	out := !s.healthy(s.h.now().UnixNano())
 	if s.out.CompareAndSwap(!out, out) {
 		s.h.changed(Change{Route: s.route, Upstream: s.upstream, Up: !out, Reason: reason})
+	}
+}
+
+// Outcomes of one attempt: the outcome label of
+// tlsgate_upstream_requests_total.
+const (
+	outcomeOK       = iota // an answer below 500
+	outcome5xx             // a 5xx answer
+	outcomeConnect         // the connection could not be made
+	outcomeReset           // the connection broke before a whole answer
+	outcomeTimeout         // no response headers within the route's timeout
+	outcomeCanceled        // the client went away first
+	nOutcomes
+)
+
+var outcomeNames = [nOutcomes]string{"ok", "5xx", "connect_error", "reset", "timeout", "canceled"}
+
+func (s *upstreamState) count(outcome int) { s.requests[outcome].Inc() }
+
+func (s *upstreamState) countStatus(code int) {
+	if code >= 500 {
+		s.count(outcome5xx)
+	} else {
+		s.count(outcomeOK)
 	}
 }

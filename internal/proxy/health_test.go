@@ -93,7 +93,7 @@ func TestActiveHealthCheck(t *testing.T) {
 tlsgate_upstream_healthy{route="site/",upstream=%q} 1
 tlsgate_upstream_healthy{route="site/",upstream=%q} 0
 `, a.URL, b.URL)
-	if err := testutil.CollectAndCompare(health, strings.NewReader(want)); err != nil {
+	if err := testutil.CollectAndCompare(health, strings.NewReader(want), "tlsgate_upstream_healthy"); err != nil {
 		t.Error(err)
 	}
 	b.status.Store(200)

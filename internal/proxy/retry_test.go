@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"io"
 	"net"
 	"net/http"
@@ -78,10 +79,18 @@ func TestRetries(t *testing.T) {
 // body intact, retries or not.
 func TestRefusedDialMovesOnForPOST(t *testing.T) {
 	good := echoBackend(t, "good")
-	srv := frontend(t, Options{Upstreams: []string{deadUpstream(t), good.URL}, LB: config.LBFirst})
+	dead := deadUpstream(t)
+	health := NewHealth(HealthOptions{Logger: testLogger(t)})
+	srv := frontend(t, Options{Upstreams: []string{dead, good.URL}, LB: config.LBFirst, Name: "r", Health: health})
 	code, s, raw := do(t, srv.Client(), "POST", srv.URL+"/x", "order", nil)
 	if code != 200 || s.Name != "good" || s.Body != "order" {
 		t.Fatalf("POST = %d %q (%q, body %q); want 200 from good with the body", code, raw, s.Name, s.Body)
+	}
+	// tlsgate_upstream_requests_total counts each attempt.
+	for _, c := range []struct{ upstream, outcome string }{{dead, "connect_error"}, {good.URL, "ok"}} {
+		if got := testutil.ToFloat64(health.requests.WithLabelValues("r", c.upstream, c.outcome)); got != 1 {
+			t.Errorf("requests{upstream=%s,outcome=%s} = %v; want 1", c.upstream, c.outcome, got)
+		}
 	}
 }
 
