@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -224,4 +225,28 @@ func TestSummary(t *testing.T) {
 			t.Errorf("Summary(%s) = %q; want %q", tc.e.Event, got, tc.want)
 		}
 	}
+}
+
+// Webhook URLs carry secrets (Slack's token is in the path): errors, which
+// are logged, name only the scheme and host.
+func TestWebhookErrorsHideTheURL(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	for _, u := range []string{srv.URL + "/services/T0/B0/s3cret", deadURL(t) + "/services/T0/B0/s3cret"} {
+		w := &Webhook{URL: u, Attempts: 1}
+		err := w.Deliver(context.Background(), Event{}, []byte("{}"))
+		if err == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("Deliver to %s: %v; want an error without the path", u, err)
+		}
+	}
+}
+
+// deadURL is an http URL where nothing listens.
+func deadURL(t *testing.T) string {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	u := srv.URL
+	srv.Close()
+	return u
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -78,9 +79,10 @@ func (w *Webhook) post(ctx context.Context, body []byte) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	where := redactURL(w.URL)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("webhook %s: %w: %w", w.URL, errFinal, err)
+		return fmt.Errorf("webhook %s: %w: bad URL", where, errFinal)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "tlsgate-alerts")
@@ -93,7 +95,12 @@ func (w *Webhook) post(ctx context.Context, body []byte) error {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("webhook %s: %w", w.URL, err)
+		// url.Error repeats the whole URL, secret path and all.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("webhook %s: %w", where, err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -101,12 +108,26 @@ func (w *Webhook) post(ctx context.Context, body []byte) error {
 	case c >= 200 && c < 300:
 		return nil
 	case c == http.StatusRequestTimeout || c == http.StatusTooManyRequests || c >= 500:
-		return fmt.Errorf("webhook %s: answered %s", w.URL, resp.Status)
+		return fmt.Errorf("webhook %s: answered %s", where, resp.Status)
 	default:
-		return fmt.Errorf("webhook %s: answered %s: %w", w.URL, resp.Status, errFinal)
+		return fmt.Errorf("webhook %s: answered %s: %w", where, resp.Status, errFinal)
 	}
 }
 
+// redactURL is u for logs: scheme and host only, since webhook URLs often
+// carry their secret in the path (Slack's /services/T/B/TOKEN) or query.
+func redactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return p.Scheme + "://" + p.Host + "/…"
+}
+
 // defaultClient has its own transport, so alert traffic never shares
-// connections (or their limits) with proxied requests.
-var defaultClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+// connections (or their limits) with proxied requests. It does not follow
+// redirects: a POST redirected would arrive as a GET, or somewhere else.
+var defaultClient = &http.Client{
+	Transport:     http.DefaultTransport.(*http.Transport).Clone(),
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}

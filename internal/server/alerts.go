@@ -50,7 +50,8 @@ func (s *Server) Events() []events.Event { return s.events.Recent() }
 // send their events.
 func (s *Server) Emitter() events.Emitter { return s.events }
 
-// watchExpiry checks certificate expiry at start and then every
+// watchExpiry checks certificate expiry at start, after each reload
+// (which may bring new certificates or thresholds) and every
 // expiryCheckInterval until ctx is done.
 func (s *Server) watchExpiry(ctx context.Context) {
 	t := time.NewTicker(expiryCheckInterval)
@@ -61,7 +62,16 @@ func (s *Server) watchExpiry(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-s.expiryNow:
 		}
+	}
+}
+
+// recheckExpiry asks watchExpiry for a check soon; it never waits.
+func (s *Server) recheckExpiry() {
+	select {
+	case s.expiryNow <- struct{}{}:
+	default: // one is pending
 	}
 }
 

@@ -100,6 +100,8 @@ type Server struct {
 	// the first is applied); guarded by reloadMu.
 	alerts    *config.Alerts
 	alertsSet bool
+	// expiryNow asks the expiry watch for a check (after a reload).
+	expiryNow chan struct{}
 
 	// rt is the compiled config in service. Only reload replaces it,
 	// holding reloadMu; requests and handshakes load it once and keep it.
@@ -175,6 +177,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 
 		authTransport: access.NewAuthTransport(),
 		events:        bus,
+		expiryNow:     make(chan struct{}, 1),
 		storage:       store,
 	}
 	// Bind before compiling: ACME challenges for new names may start at
@@ -395,6 +398,7 @@ func (s *Server) reload(ctx context.Context) error {
 	s.health.Retain(rt.healthKeys())
 	rt.startUpstreams()
 	s.switchLocked(cfg, opened)
+	s.recheckExpiry()
 	s.logger.Info("config reloaded", "sites", len(rt.sites))
 	return nil
 }

@@ -258,7 +258,24 @@ func TestAlertsExpiringOnce(t *testing.T) {
 	if n := len(hook.find("cert_expiring", "soon.test")); n != 1 {
 		t.Errorf("cert_expiring for soon.test sent %d times across a restart; want once", n)
 	}
-	_ = inst
+
+	// A reload that adds a certificate checks it at once, not an hour later.
+	writeShortLived(t, g.Dir, "third.test")
+	inst.writeConfig(t, conf+site("later.test")+site("third.test"))
+	resp, err := http.Post("http://"+inst.Admin+"/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("reload: %d", resp.StatusCode)
+	}
+	hook.wait(t, 10*time.Second, "cert_expiring", "third.test")
+	for _, name := range []string{"soon.test", "later.test"} {
+		if n := len(hook.find("cert_expiring", name)); n != 1 {
+			t.Errorf("cert_expiring for %s sent %d times; want once", name, n)
+		}
+	}
 }
 
 // A webhook that hangs, then answers 500, delays neither requests nor a
