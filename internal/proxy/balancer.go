@@ -88,10 +88,12 @@ func parseUpstream(raw string, t *Transport) (*upstream, error) {
 // passive cooldown is running and it has not just refused a connection.
 // now is read once per request and only when needed.
 func (u *upstream) available(now *int64) bool {
-	if u.cooling(now) {
+	if u.cooling(now) || u.state.activeDown.Load() {
 		return false
 	}
-	return u.state.healthy(u.state.h.now().UnixNano())
+	// The clock is read only while a passive cooldown is set.
+	until := u.state.passiveUntil.Load()
+	return until == 0 || until <= u.state.h.now().UnixNano()
 }
 
 // cooling reports whether u refused a connection less than cooldown ago.
@@ -215,7 +217,10 @@ func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 func (b *balancer) order(req *http.Request, buf []*upstream) (order []*upstream, sticky *upstream) {
 	n := len(b.ups)
 	if n == 1 {
-		return append(buf, b.ups[0]), nil
+		if b.policy == config.LBCookie {
+			sticky = b.fromCookie(req)
+		}
+		return append(buf, b.ups[0]), sticky
 	}
 	var now int64
 	var skip *upstream

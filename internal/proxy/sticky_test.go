@@ -130,3 +130,20 @@ func decode(t *testing.T, raw []byte, v any) {
 		t.Fatalf("decode %q: %v", raw, err)
 	}
 }
+
+// With one upstream, a client that has the cookie is not sent it again.
+func TestCookieOneUpstream(t *testing.T) {
+	a := echoBackend(t, "a")
+	h, err := New(Options{Upstreams: []string{a.URL}, LB: config.LBCookie, Name: "r", Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, resp := serveAs(t, h, "10.0.0.1", nil)
+	c := resp.Cookies()
+	if len(c) != 1 {
+		t.Fatalf("first answer: Set-Cookie %q; want one", resp.Header.Values("Set-Cookie"))
+	}
+	if _, resp := serveAs(t, h, "10.0.0.1", c[0]); len(resp.Cookies()) != 0 {
+		t.Fatalf("with the cookie: Set-Cookie %q; want none", resp.Header.Values("Set-Cookie"))
+	}
+}
