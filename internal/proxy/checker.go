@@ -39,7 +39,15 @@ type checkers struct {
 
 // start launches one checker goroutine per upstream; stop ends them.
 func (c *checkers) start() {
-	if c.hc == nil || c.stop != nil {
+	if c.hc == nil {
+		// A reload that removed the health check: nothing would ever
+		// bring back an upstream its last checks took out.
+		for _, up := range c.ups {
+			up.state.uncheck()
+		}
+		return
+	}
+	if c.stop != nil {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())

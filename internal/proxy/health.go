@@ -229,6 +229,17 @@ func (s *upstreamState) checked(ok bool, reason string, unhealthyAfter, healthyA
 	s.reconcile("health check: " + reason)
 }
 
+// uncheck drops the active verdict and counters: the route no longer has
+// a health check.
+func (s *upstreamState) uncheck() {
+	s.mu.Lock()
+	s.passes, s.fails = 0, 0
+	s.mu.Unlock()
+	if s.activeDown.Swap(false) {
+		s.reconcile("health check removed")
+	}
+}
+
 // Passive is the passive health policy of a route: FailAfter failed
 // requests within Window take an upstream out of rotation for Cooldown.
 // The zero value (FailAfter 0) turns it off.

@@ -201,3 +201,38 @@ func TestHealthSurvivesReload(t *testing.T) {
 		t.Fatalf("changes = %+v; want only the first down (no flap)", rec.list())
 	}
 }
+
+// A reload that removes the health check brings back an upstream the
+// last checks took out: nothing else ever would.
+func TestHealthCheckRemoved(t *testing.T) {
+	a := newHealthBackend(t, "a")
+	a.status.Store(500)
+	rec := &recorder{}
+	health := NewHealth(HealthOptions{Logger: testLogger(t), OnChange: rec.add})
+	opts := Options{Upstreams: []string{a.URL}, Name: "r", Health: health, HealthCheck: fastCheck, Logger: testLogger(t)}
+	h1, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h1.Start()
+	testproc.Eventually(t, 5*time.Second, "a down", func() error {
+		if l := health.List(); l[0].Healthy {
+			return fmt.Errorf("%+v", l)
+		}
+		return nil
+	})
+	opts.HealthCheck = nil
+	h2, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h1.Stop()
+	h2.Start()
+	t.Cleanup(h2.Stop)
+	if l := health.List(); !l[0].Healthy {
+		t.Fatalf("after the check was removed: %+v; want a in rotation", l)
+	}
+	if c := rec.list(); len(c) != 2 || !c[1].Up {
+		t.Fatalf("changes = %+v; want down, then up", c)
+	}
+}
