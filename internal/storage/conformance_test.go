@@ -16,6 +16,7 @@ import (
 
 func TestMain(m *testing.M) {
 	storagetest.RunChild(openSpec)
+	storage.RunPauseChild()
 	os.Exit(m.Run())
 }
 
