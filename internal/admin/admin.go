@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,6 +32,8 @@ type Backend interface {
 	Renew(ctx context.Context, name string, force bool) (certs.CertInfo, error)
 	// Events returns the recent events, newest first.
 	Events() []events.Event
+	// Emitter takes the test alert POST /events/test asks for.
+	Emitter() events.Emitter
 }
 
 // Handler returns the admin API for b, with version reported in /metrics
@@ -90,6 +93,12 @@ func Handler(b Backend, version string, collectors ...prometheus.Collector) http
 	})
 	mux.HandleFunc("GET /events", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, b.Events())
+	})
+	mux.HandleFunc("POST /events/test", func(w http.ResponseWriter, r *http.Request) {
+		host, _ := os.Hostname()
+		b.Emitter().Emit(events.Event{Event: events.AlertTest, Name: host,
+			Detail: map[string]any{"note": "sent by tlsgate events --test"}})
+		writeJSON(w, http.StatusOK, map[string]string{"status": "sent"})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return localOnly(mux)

@@ -22,7 +22,8 @@ func (b *stubBackend) Certificates(context.Context) ([]certs.CertInfo, error) { 
 func (b *stubBackend) Renew(context.Context, string, bool) (certs.CertInfo, error) {
 	return certs.CertInfo{}, nil
 }
-func (b *stubBackend) Events() []events.Event { return nil }
+func (b *stubBackend) Events() []events.Event  { return nil }
+func (b *stubBackend) Emitter() events.Emitter { return events.Discard{} }
 
 func TestLocalOnly(t *testing.T) {
 	tests := []struct {

@@ -30,6 +30,9 @@ const (
 	// ReloadFailed: a reload was refused and the previous config keeps
 	// serving; Detail has "error".
 	ReloadFailed = "reload_failed"
+	// AlertTest: an operator asked for a test alert (tlsgate events
+	// --test); Name is the host name of the machine.
+	AlertTest = "alert_test"
 )
 
 // Event is one thing that happened, as JSON: {event, name, time, detail}.

@@ -37,6 +37,8 @@ func Summary(e Event) string {
 		fmt.Fprintf(&b, "tlsgate: upstream %s of route %s is back", e.Name, str("route"))
 	case ReloadFailed:
 		fmt.Fprintf(&b, "tlsgate: reload of %s failed; the previous config keeps serving: %s", e.Name, str("error"))
+	case AlertTest:
+		fmt.Fprintf(&b, "tlsgate: test alert from %s; alerts reach you", e.Name)
 	default:
 		fmt.Fprintf(&b, "tlsgate: %s %s", e.Event, e.Name)
 	}

@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -333,5 +334,35 @@ func TestAlertsSlowReceiverDelaysNothing(t *testing.T) {
 	hook.mu.Unlock()
 	if hits < 3 {
 		t.Errorf("receiver got %d requests; want the hang, the 500 and the retry that succeeded", hits)
+	}
+}
+
+// tlsgate events lists what happened; --test sends alert_test through the
+// sinks, so an operator can check the webhook reaches them.
+func TestEventsCLI(t *testing.T) {
+	t.Parallel()
+	hook := startAlertReceiver(t, nil)
+	inst := startTLSGate(t, header+alertsBlock(hook.URL, "")+`sites:
+  - hosts: [app.test]
+    routes: [{path: /, respond: {body: ok}}]
+`)
+	res := tlsgate(t, inst.Dir, "events", "-c", inst.ConfigPath, "--test")
+	if res.Code != 0 || !strings.Contains(res.Stdout, "sent alert_test") {
+		t.Fatalf("events --test: %s", res)
+	}
+	hook.wait(t, 10*time.Second, "alert_test", "")
+	res = tlsgate(t, inst.Dir, "events", "-c", inst.ConfigPath)
+	if res.Code != 0 || !regexp.MustCompile(`(?m)^\S+Z\s+cert_obtained\s+app.test\s+issuer=local$`).MatchString(res.Stdout) ||
+		!strings.Contains(res.Stdout, "alert_test") {
+		t.Errorf("events table:\n%s", res)
+	}
+	if strings.Index(res.Stdout, "cert_obtained") > strings.Index(res.Stdout, "alert_test") {
+		t.Errorf("events not oldest first:\n%s", res.Stdout)
+	}
+	res = tlsgate(t, inst.Dir, "events", "-c", inst.ConfigPath, "--json")
+	lines := strings.Split(strings.TrimSpace(res.Stdout), "\n")
+	var last alertEvent
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil || last.Event != "alert_test" {
+		t.Errorf("events --json last line %q: %v", lines[len(lines)-1], err)
 	}
 }
