@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"github.com/tlsgate/tlsgate/internal/proxy"
 	"io"
 	"time"
 
@@ -41,9 +42,10 @@ as FILE:LINE:COL: key: what is wrong; what to do. Exit 0 when valid, 2 when not.
 	return cmd
 }
 
-// checkFiles loads every file certificate and the storage encryption key,
-// so a wrong passphrase, a key that does not match or a key file that
-// holds no key is found before the config is put in service.
+// checkFiles loads every file certificate, upstream_tls file and the
+// storage encryption key, so a wrong passphrase, a key that does not match
+// or a key file that holds no key is found before the config is put in
+// service.
 func checkFiles(cfg *config.Config, warn io.Writer) error {
 	var errs []error
 	if f := cfg.Storage.EncryptionKeyFile; f != "" {
@@ -65,6 +67,12 @@ func checkFiles(cfg *config.Config, warn io.Writer) error {
 		htpasswd(fmt.Sprintf("sites[%d]", i), s.BasicAuth)
 		for j, r := range s.Routes {
 			htpasswd(fmt.Sprintf("sites[%d].routes[%d]", i, j), r.BasicAuth)
+			if t := r.UpstreamTLS; t != nil {
+				if _, err := proxy.LoadUpstreamTLS(t.CAFiles, t.ServerName, t.ClientCertFile, t.ClientKeyFile); err != nil {
+					at := fmt.Sprintf("sites[%d].routes[%d].upstream_tls", i, j)
+					errs = append(errs, fmt.Errorf("%s: %s: %w", cfg.Position(at), at, err))
+				}
+			}
 		}
 		if s.TLS == nil || s.TLS.Mode != config.TLSFile {
 			continue

@@ -90,6 +90,19 @@ sites:
         respond: {status: 200, body: "ok"}
 `)
 
+	// upstream_tls files are read, not only found.
+	writeFile(t, dir, "notpem.crt", "not a certificate\n")
+	badCA := writeFile(t, dir, "badca.yaml", `data_dir: ./data
+listen: {http: "127.0.0.1:18080", https: "127.0.0.1:18443"}
+sites:
+  - hosts: [a.test]
+    tls: local
+    routes:
+      - path: /
+        to: ["https://127.0.0.1:9"]
+        upstream_tls: {ca_files: [./notpem.crt]}
+`)
+
 	t.Run("good", func(t *testing.T) {
 		if r := tlsgate(t, dir, "validate", "-c", good); r.Code != 0 {
 			t.Errorf("validate good config: %s", r)
@@ -102,6 +115,7 @@ sites:
 		{"unknown key", unknownKey, []string{unknownKey + ":6:5: ", "bogus"}},
 		{"bad value", badValue, []string{badValue + ":8:", "lb"}},
 		{"every problem at once", both, []string{both + ":8:", "lb", both + ":11:5: ", "bogus"}},
+		{"upstream_tls CA not PEM", badCA, []string{badCA + ":9:9: ", "notpem.crt has no PEM certificate"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
