@@ -67,6 +67,7 @@ func TestUnit(t *testing.T) {
 		"PrivateTmp":            "yes",
 		"ReadWritePaths":        "/var/lib/tlsgate",
 		"LogsDirectory":         "tlsgate",
+		"RuntimeDirectory":      "tlsgate",
 	} {
 		if got := u[k]; len(got) != 1 || got[0] != want {
 			t.Errorf("%s=%q; want %s=%s", k, got, k, want)
