@@ -122,7 +122,7 @@ func findACME(list []*acmeConfig, a ACME) *acmeConfig {
 
 // dnsFor is the dns-01 provider of a site: its own, else acme.dns, and
 // none when dns-01 is not among the challenges.
-func dnsFor(site SiteTLS, a ACME) *config.DNS {
+func dnsFor(site config.Site, a ACME) *config.DNS {
 	if !slices.Contains(a.Challenges, config.ChallengeDNS01) {
 		return nil
 	}

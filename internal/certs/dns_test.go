@@ -33,10 +33,10 @@ func TestACMEConfigPerDNSSetting(t *testing.T) {
 		DNS:        zoneA,
 		HTTPAddr:   "127.0.0.1:1",
 	}
-	sites := []SiteTLS{
-		{Hosts: []string{"*.a.test"}, Mode: config.TLSACME}, // acme.dns
-		{Hosts: []string{"x.a.test"}, Mode: config.TLSACME, DNS: &config.DNS{Provider: config.DNSExec, Command: "/bin/true", Zone: "a.test."}}, // same settings
-		{Hosts: []string{"*.b.test"}, Mode: config.TLSACME, DNS: zoneB},                                                                        // its own
+	sites := []config.Site{
+		{Hosts: []string{"*.a.test"}, TLS: &config.TLS{Mode: config.TLSACME}},                                                                                    // acme.dns
+		{Hosts: []string{"x.a.test"}, TLS: &config.TLS{Mode: config.TLSACME}, DNS: &config.DNS{Provider: config.DNSExec, Command: "/bin/true", Zone: "a.test."}}, // same settings
+		{Hosts: []string{"*.b.test"}, TLS: &config.TLS{Mode: config.TLSACME}, DNS: zoneB},                                                                        // its own
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

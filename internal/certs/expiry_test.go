@@ -38,9 +38,9 @@ func TestWarnExpiring(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Stop()
-	_, err = m.Apply(context.Background(), []SiteTLS{
-		{Hosts: []string{"soon.test"}, Mode: config.TLSFile, CertFile: soon[0], KeyFile: soon[1]},
-		{Hosts: []string{"fine.test"}, Mode: config.TLSFile, CertFile: fine[0], KeyFile: fine[1]},
+	_, err = m.Apply(context.Background(), []config.Site{
+		{Hosts: []string{"soon.test"}, TLS: &config.TLS{Mode: config.TLSFile, CertFile: soon[0], KeyFile: soon[1]}},
+		{Hosts: []string{"fine.test"}, TLS: &config.TLS{Mode: config.TLSFile, CertFile: fine[0], KeyFile: fine[1]}},
 	}, ACME{})
 	if err != nil {
 		t.Fatal(err)
@@ -89,9 +89,9 @@ func TestRejectedApplyOrdersNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Stop()
-	_, err = m.Apply(context.Background(), []SiteTLS{
-		{Hosts: []string{"new.example.com"}, Mode: config.TLSACME},
-		{Hosts: []string{"broken.test"}, Mode: config.TLSFile, CertFile: filepath.Join(dir, "missing.crt"), KeyFile: filepath.Join(dir, "missing.key")},
+	_, err = m.Apply(context.Background(), []config.Site{
+		{Hosts: []string{"new.example.com"}, TLS: &config.TLS{Mode: config.TLSACME}},
+		{Hosts: []string{"broken.test"}, TLS: &config.TLS{Mode: config.TLSFile, CertFile: filepath.Join(dir, "missing.crt"), KeyFile: filepath.Join(dir, "missing.key")}},
 	}, ACME{Directory: "https://127.0.0.1:9/dir", Challenges: []string{"http-01"}})
 	if err == nil {
 		t.Fatal("Apply with a missing certificate file succeeded")

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tlsgate/tlsgate/internal/config"
 	"github.com/tlsgate/tlsgate/internal/pki"
 )
 
@@ -32,8 +33,8 @@ func (s *fileSource) Certificate(*tls.ClientHelloInfo, string) (*tls.Certificate
 
 // fileCert loads a site's certificate files for Apply, reusing the source in
 // service for the same files (the watcher keeps it fresh).
-func (m *Manager) fileCert(site SiteTLS, next map[fileKey]*fileSource) (Source, error) {
-	key := fileKey{site.CertFile, site.KeyFile, site.KeyPassphraseFile}
+func (m *Manager) fileCert(site config.Site, next map[fileKey]*fileSource) (Source, error) {
+	key := fileKey{site.TLS.CertFile, site.TLS.KeyFile, site.TLS.KeyPassphraseFile}
 	if src, ok := next[key]; ok {
 		return src, nil
 	}

@@ -25,7 +25,7 @@ func TestLocalLeavesRenewThemselves(t *testing.T) {
 	}
 	defer m.Stop()
 	ctx := context.Background()
-	if _, err := m.Apply(ctx, []SiteTLS{{Hosts: []string{"a.test"}, Mode: config.TLSLocal}}, ACME{}); err != nil {
+	if _, err := m.Apply(ctx, []config.Site{{Hosts: []string{"a.test"}, TLS: &config.TLS{Mode: config.TLSLocal}}}, ACME{}); err != nil {
 		t.Fatal(err)
 	}
 	serial := func() string {

@@ -64,19 +64,6 @@ type Options struct {
 	Events events.Emitter
 }
 
-// SiteTLS is what the Manager needs to know about one site.
-type SiteTLS struct {
-	Hosts []string
-	Mode  string // config.TLSLocal, TLSAdhoc, TLSFile or TLSACME
-
-	// File mode only.
-	CertFile, KeyFile, KeyPassphraseFile string
-
-	// DNS is this site's own dns-01 provider, overriding ACME.DNS; nil
-	// means ACME.DNS. Used only when ACME.Challenges has dns-01.
-	DNS *config.DNS
-}
-
 // Source returns the certificate a site presents for one handshake. name is
 // the host name (or IP) the certificate must cover.
 type Source interface {
@@ -201,7 +188,7 @@ func (m *Manager) LocalCADir() string { return pki.LocalCADir(m.opts.DataDir) }
 //
 // Everything that can fail for one site is checked for all sites before any
 // certificate is ordered, so a rejected config starts no orders.
-func (m *Manager) Apply(ctx context.Context, sites []SiteTLS, acmeConf ACME) ([]Source, error) {
+func (m *Manager) Apply(ctx context.Context, sites []config.Site, acmeConf ACME) ([]Source, error) {
 	m.applyMu.Lock()
 	defer m.applyMu.Unlock()
 
@@ -250,9 +237,12 @@ type plan struct {
 }
 
 // prepare checks one site and adds it to p, without ordering anything.
-func (m *Manager) prepare(p *plan, i int, site SiteTLS, acmeConf ACME) error {
+func (m *Manager) prepare(p *plan, i int, site config.Site, acmeConf ACME) error {
+	if site.TLS == nil {
+		return errors.New("no tls mode (the config's defaults were not applied)")
+	}
 	var err error
-	switch site.Mode {
+	switch site.TLS.Mode {
 	case config.TLSLocal:
 		var cfg *certmagic.Config
 		if cfg, err = m.localCA(); err == nil {
@@ -269,7 +259,7 @@ func (m *Manager) prepare(p *plan, i int, site SiteTLS, acmeConf ACME) error {
 	case config.TLSFile:
 		p.sources[i], err = m.fileCert(site, p.files)
 	default:
-		err = fmt.Errorf("unknown tls mode %q", site.Mode)
+		err = fmt.Errorf("unknown tls mode %q", site.TLS.Mode)
 	}
 	return err
 }
@@ -336,7 +326,7 @@ func (m *Manager) localCA() (*certmagic.Config, error) {
 // prepareACME finds the ACME config for a site's settings, reusing one from
 // this Apply or the last before making a new one, and notes which of its
 // names the config does not manage yet.
-func (m *Manager) prepareACME(p *plan, site SiteTLS, a ACME) (Source, error) {
+func (m *Manager) prepareACME(p *plan, site config.Site, a ACME) (Source, error) {
 	a.DNS = dnsFor(site, a)
 	ac := findACME(p.acmes, a)
 	if ac == nil {

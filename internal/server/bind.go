@@ -166,7 +166,7 @@ func (s *Server) Status() admin.Status {
 		st.ExpiryWarningDays = append(st.ExpiryWarningDays, time.Duration(d).Hours()/24)
 	}
 	for _, sc := range rt.cfg.Sites {
-		ss := admin.SiteStatus{Hosts: sc.Hosts, TLS: siteTLS(sc).Mode}
+		ss := admin.SiteStatus{Hosts: sc.Hosts, TLS: sc.TLS.Mode} // cfg has its defaults: TLS is set
 		for _, r := range sc.Routes {
 			ss.Routes = append(ss.Routes, r.Path)
 			ss.RouteActions = append(ss.RouteActions, routeAction(r))

@@ -36,11 +36,7 @@ func (s *Server) compile(ctx context.Context, cfg *config.Config) (*Runtime, err
 			return nil, err
 		}
 	}
-	tlsSites := make([]certs.SiteTLS, len(cfg.Sites))
-	for i, sc := range cfg.Sites {
-		tlsSites[i] = siteTLS(sc)
-	}
-	sources, err := s.certs.Apply(ctx, tlsSites, acmeSettings(cfg))
+	sources, err := s.certs.Apply(ctx, cfg.Sites, acmeSettings(cfg))
 	if err != nil {
 		return nil, withSitePositions(cfg, err)
 	}
@@ -103,16 +99,6 @@ func acmeSettings(cfg *config.Config) certs.ACME {
 	}
 	a.DNS = cfg.ACME.DNS
 	return a
-}
-
-func siteTLS(sc config.Site) certs.SiteTLS {
-	// cfg has its defaults: TLS is set, with a mode.
-	st := certs.SiteTLS{Hosts: sc.Hosts, DNS: sc.DNS}
-	if sc.TLS != nil {
-		st.Mode = sc.TLS.Mode
-		st.CertFile, st.KeyFile, st.KeyPassphraseFile = sc.TLS.CertFile, sc.TLS.KeyFile, sc.TLS.KeyPassphraseFile
-	}
-	return st
 }
 
 // compileRoutes builds site i's handler: its routes behind its edge policy.

@@ -8,10 +8,10 @@ import (
 	"github.com/tlsgate/tlsgate/internal/config"
 )
 
-// TestCertsSettingsFromConfig: certs gets config's own dns and tls blocks,
-// defaults filled in by config alone (no copy to drift, no second default):
-// the propagation timeout and TSIG algorithm config defaults, and the tls
-// mode config picks for a site that sets none.
+// TestCertsSettingsFromConfig: certs gets config's own dns block, defaults
+// filled in by config alone (no copy to drift, no second default): the
+// propagation timeout and TSIG algorithm config defaults; sites go to certs
+// as config's Site, with the tls mode config picks for one that sets none.
 func TestCertsSettingsFromConfig(t *testing.T) {
 	dir := t.TempDir()
 	cfg, err := config.Parse(filepath.Join(dir, "tlsgate.yaml"), []byte(`data_dir: `+dir+`
@@ -48,12 +48,12 @@ sites:
 		{1, config.TLSLocal, 30 * time.Second},
 	}
 	for _, tt := range tests {
-		st := siteTLS(cfg.Sites[tt.site])
-		if st.Mode != tt.mode {
-			t.Errorf("site %d: mode %q; want %q", tt.site, st.Mode, tt.mode)
+		st := cfg.Sites[tt.site]
+		if st.TLS == nil || st.TLS.Mode != tt.mode {
+			t.Errorf("site %d: tls %+v; want mode %q", tt.site, st.TLS, tt.mode)
 		}
-		if tt.timeout != 0 && (st.DNS != cfg.Sites[tt.site].DNS || time.Duration(st.DNS.PropagationTimeout) != tt.timeout) {
-			t.Errorf("site %d: dns %+v; want the site's own block (propagation %s)", tt.site, st.DNS, tt.timeout)
+		if tt.timeout != 0 && time.Duration(st.DNS.PropagationTimeout) != tt.timeout {
+			t.Errorf("site %d: dns %+v; want propagation %s", tt.site, st.DNS, tt.timeout)
 		}
 	}
 }
