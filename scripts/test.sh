@@ -43,6 +43,12 @@ if [ ! -x "$gobin/pebble" ] || [ ! -x "$gobin/pebble-challtestsrv" ]; then
     github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv@v2.10.1)
 fi
 
+# h2spec, the HTTP/2 conformance suite, for TestH2Spec.
+if [ ! -x "$gobin/h2spec" ]; then
+  echo "installing h2spec v2.2.1"
+  (cd / && go install github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible)
+fi
+
 echo "== go vet"
 go vet ./...
 echo "== staticcheck"
