@@ -20,6 +20,17 @@ type Store interface {
 	Store(ctx context.Context, key string, value []byte) error
 }
 
+// Locker is the lock side of certmagic.Storage. When Expiry's Store has
+// it, a check holds a lock, so instances sharing storage (a fleet on etcd)
+// do not both send the same warning.
+type Locker interface {
+	Lock(ctx context.Context, name string) error
+	Unlock(ctx context.Context, name string) error
+}
+
+// expiryLock names the lock a check holds.
+const expiryLock = "tlsgate_alerts_expiring"
+
 // Certificate is what Expiry needs to know about one certificate.
 type Certificate struct {
 	Names               []string
@@ -58,6 +69,14 @@ func (x *Expiry) Check(ctx context.Context, list []Certificate) error {
 	now := time.Now()
 	if x.Now != nil {
 		now = x.Now()
+	}
+	if l, ok := x.Store.(Locker); ok {
+		if err := l.Lock(ctx, expiryLock); err != nil {
+			return fmt.Errorf("lock %s: %w", expiryLock, err)
+		}
+		// Release even when ctx is cancelled (shutdown), so the lock is
+		// not left to expire in shared storage.
+		defer l.Unlock(context.WithoutCancel(ctx), expiryLock)
 	}
 	var errs []error
 	for _, c := range list {

@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"io/fs"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -87,5 +88,42 @@ func TestExpiryShortLivedCertificates(t *testing.T) {
 	}
 	if len(rec.got) != 1 || rec.got[0].Name != "b" || rec.got[0].Detail["days_left"] != 1 {
 		t.Fatalf("got %+v; want one event for b with 1 day left", rec.got)
+	}
+}
+
+// lockingStore records Lock and Unlock around the records it holds.
+type lockingStore struct {
+	memStore
+	calls []string
+}
+
+func (s *lockingStore) Lock(_ context.Context, name string) error {
+	s.calls = append(s.calls, "lock "+name)
+	return nil
+}
+
+func (s *lockingStore) Unlock(_ context.Context, name string) error {
+	s.calls = append(s.calls, "unlock "+name)
+	return nil
+}
+
+func (s *lockingStore) Store(ctx context.Context, key string, v []byte) error {
+	s.calls = append(s.calls, "store")
+	return s.memStore.Store(ctx, key, v)
+}
+
+// A check on shared storage holds its lock across reading and writing the
+// records, so two instances do not both send a warning.
+func TestExpiryLocksSharedStorage(t *testing.T) {
+	now := time.Unix(0, 0)
+	st := &lockingStore{memStore: memStore{m: map[string][]byte{}}}
+	x := &Expiry{Thresholds: []time.Duration{time.Hour}, Store: st, Emitter: &recorder{}, Now: func() time.Time { return now }}
+	c := Certificate{Names: []string{"a"}, NotAfter: now.Add(time.Minute)}
+	if err := x.Check(context.Background(), []Certificate{c}); err != nil {
+		t.Fatal(err)
+	}
+	want := "lock tlsgate_alerts_expiring,store,unlock tlsgate_alerts_expiring"
+	if got := strings.Join(st.calls, ","); got != want {
+		t.Errorf("calls %s; want %s", got, want)
 	}
 }
