@@ -12,12 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsgate/tlsgate/internal/config"
 	"github.com/tlsgate/tlsgate/test/testenv"
 )
 
-// maxConnectionsPerListener is limits.max_connections' default in the
-// user contract (INTERFACE.md); the unit's LimitNOFILE must cover it.
-const maxConnectionsPerListener = 10000
+// maxConnectionsPerListener is limits.max_connections' default, from the
+// config package that owns it; the unit's LimitNOFILE must cover it.
+var maxConnectionsPerListener = new(config.Config).WithDefaults().Limits.MaxConnections
 
 // unitPath is the systemd unit the .deb installs.
 const unitPath = "packaging/deb/tlsgate.service"
