@@ -215,8 +215,16 @@ type h2Client struct {
 	goAway   atomic.Int32
 	rst      atomic.Int32
 	frames   atomic.Int64
-	mu       sync.Mutex // guards statuses
+	mu       sync.Mutex // guards statuses and streams
 	statuses map[int]int
+	streams  map[uint32]*h2Stream
+}
+
+// h2Stream is how the server answered one stream.
+type h2Stream struct {
+	status int            // the final :status; 0 = none yet
+	seq    int            // the raw backend's X-Seq; -1 = not from it
+	rst    *http2.ErrCode // the server reset the stream
 }
 
 // dialH2 opens an h2 connection to a.test, sends the preface and the
@@ -236,7 +244,8 @@ func dialH2(t *testing.T, inst *instance, pool *x509.CertPool, settings []http2.
 	}
 	// No write may block past the test's bound.
 	conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	c := &h2Client{conn: conn, bw: bufio.NewWriterSize(conn, 64<<10), done: make(chan struct{}), statuses: make(map[int]int)}
+	c := &h2Client{conn: conn, bw: bufio.NewWriterSize(conn, 64<<10), done: make(chan struct{}),
+		statuses: make(map[int]int), streams: make(map[uint32]*h2Stream)}
 	c.fr = http2.NewFramer(c.bw, conn)
 	c.enc = hpack.NewEncoder(&c.hbuf)
 	t.Cleanup(c.close)
@@ -277,12 +286,60 @@ func (c *h2Client) readLoop() {
 			c.goAway.Add(1)
 		case *http2.RSTStreamFrame:
 			c.rst.Add(1)
+			c.mu.Lock()
+			code := f.ErrCode
+			c.stream(f.StreamID).rst = &code
+			c.mu.Unlock()
 		case *http2.MetaHeadersFrame:
-			if s, err := strconv.Atoi(f.PseudoValue("status")); err == nil {
+			if s, err := strconv.Atoi(f.PseudoValue("status")); err == nil && s >= 200 {
 				c.mu.Lock()
 				c.statuses[s]++
+				st := c.stream(f.StreamID)
+				st.status = s
+				for _, hf := range f.RegularFields() {
+					if hf.Name == "x-seq" {
+						st.seq, _ = strconv.Atoi(hf.Value)
+					}
+				}
 				c.mu.Unlock()
 			}
+		}
+	}
+}
+
+// stream returns the record of stream id, made on first use. c.mu must be
+// held.
+func (c *h2Client) stream(id uint32) *h2Stream {
+	st, ok := c.streams[id]
+	if !ok {
+		st = &h2Stream{seq: -1}
+		c.streams[id] = st
+	}
+	return st
+}
+
+// waitStream waits until stream id is answered or reset, or the
+// connection closes, and returns what happened to it.
+func (c *h2Client) waitStream(id uint32, d time.Duration) h2Stream {
+	deadline := time.Now().Add(d)
+	for {
+		c.mu.Lock()
+		st, ok := c.streams[id]
+		var got h2Stream
+		if ok {
+			got = *st
+		}
+		c.mu.Unlock()
+		if ok && (got.status != 0 || got.rst != nil) {
+			return got
+		}
+		select {
+		case <-c.done:
+			return h2Stream{seq: -1}
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return h2Stream{seq: -1}
 		}
 	}
 }
@@ -320,6 +377,16 @@ func (c *h2Client) filler(n int) []byte {
 		c.enc.WriteField(hpack.HeaderField{Name: "x-flood", Value: strings.Repeat("f", 200), Sensitive: true})
 	}
 	return append([]byte(nil), c.hbuf.Bytes()...)
+}
+
+// rawHeaders sends a HEADERS frame opening stream id with fields exactly
+// as given, valid or not.
+func (c *h2Client) rawHeaders(id uint32, fields [][2]string, endStream bool) error {
+	c.hbuf.Reset()
+	for _, f := range fields {
+		c.enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	return c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: append([]byte(nil), c.hbuf.Bytes()...), EndStream: endStream, EndHeaders: true})
 }
 
 // request sends a HEADERS frame opening stream id.

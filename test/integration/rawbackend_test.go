@@ -57,8 +57,9 @@ func (b *rawBackend) URL() string { return "http://" + b.ln.Addr().String() }
 
 // rawRequest is what the backend parsed of one request.
 type rawRequest struct {
-	Line string // the request line
-	Host string // the first Host header
+	Line  string   // the request line
+	Host  string   // the first Host header
+	Names []string // the header names, lower-cased
 }
 
 // Seen returns the requests parsed so far, by sequence number.
@@ -103,7 +104,11 @@ func (b *rawBackend) serveConn(c net.Conn) {
 		if h := hdr["host"]; len(h) > 0 {
 			host = h[0]
 		}
-		b.seen = append(b.seen, rawRequest{Line: line, Host: host})
+		var names []string
+		for name := range hdr {
+			names = append(names, name)
+		}
+		b.seen = append(b.seen, rawRequest{Line: line, Host: host, Names: names})
 		b.mu.Unlock()
 		if err := readRawBody(br, hdr); err != nil {
 			return
@@ -122,7 +127,7 @@ func readRawHead(br *bufio.Reader) (string, map[string][]string, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	hdr := make(map[string][]string)
+	hdr := make(map[string][]string) // the backend only needs names and values
 	for {
 		l, err := readRawLine(br)
 		if err != nil {
