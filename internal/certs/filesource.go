@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tlsgate/tlsgate/internal/config"
+	"github.com/tlsgate/tlsgate/internal/events"
 	"github.com/tlsgate/tlsgate/internal/pki"
 )
 
@@ -127,6 +128,12 @@ func (m *Manager) reloadChangedFiles() {
 		src.cert.Store(cert)
 		m.logger.Info("reloaded certificate from files", "cert_file", src.key.cert,
 			"names", certNames(cert), "not_after", cert.Leaf.NotAfter.Format(time.RFC3339))
+		// New files in place are a renewal done by another tool (certbot's
+		// deploy hook, cert-manager): worth the same event as our own.
+		if names := certNames(cert); len(names) > 0 {
+			m.opts.Events.Emit(events.Event{Event: events.CertRenewed, Name: names[0], Time: m.opts.Now(),
+				Detail: map[string]any{"source": SourceFile, "cert_file": src.key.cert, "not_after": cert.Leaf.NotAfter.UTC().Format(time.RFC3339)}})
+		}
 	}
 }
 

@@ -184,6 +184,13 @@ func TestAlertsACME(t *testing.T) {
 // days left, so it is past both default expiry warnings.
 func writeShortLived(t *testing.T, dir, name string) (certFile, keyFile string) {
 	t.Helper()
+	return writeCertValid(t, dir, name, time.Now().Add(-30*24*time.Hour), time.Now().Add(2*24*time.Hour+time.Hour))
+}
+
+// writeCertValid writes a self-signed NAME.crt/.key for name, valid from
+// notBefore to notAfter.
+func writeCertValid(t *testing.T, dir, name string, notBefore, notAfter time.Time) (certFile, keyFile string) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -191,8 +198,8 @@ func writeShortLived(t *testing.T, dir, name string) (certFile, keyFile string) 
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(time.Now().UnixNano()),
 		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-30 * 24 * time.Hour),
-		NotAfter:     time.Now().Add(2*24*time.Hour + time.Hour),
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		DNSNames:     []string{name},
@@ -276,6 +283,13 @@ func TestAlertsExpiringOnce(t *testing.T) {
 		if n := len(hook.find("cert_expiring", name)); n != 1 {
 			t.Errorf("cert_expiring for %s sent %d times; want once", name, n)
 		}
+	}
+
+	// New files in place (certbot's deploy hook) are cert_renewed.
+	writeCertValid(t, g.Dir, "later.test", time.Now().Add(-time.Hour), time.Now().Add(60*24*time.Hour))
+	e = hook.wait(t, 10*time.Second, "cert_renewed", "later.test")
+	if e.Detail["source"] != "file" || e.Detail["not_after"] == nil {
+		t.Errorf("cert_renewed for a file certificate: %v", e.Detail)
 	}
 }
 
