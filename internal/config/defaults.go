@@ -112,6 +112,16 @@ func compressDefaults(c *Compress) {
 	}
 }
 
+// defaultCORSMethods are the CORS "simple" methods, allowed when a cors
+// block names none.
+func defaultCORSMethods() []string { return []string{"GET", "HEAD", "POST"} }
+
+func corsDefaults(c *CORS) {
+	if c != nil && len(c.AllowMethods) == 0 {
+		c.AllowMethods = defaultCORSMethods()
+	}
+}
+
 // defaultChallenges are the ACME challenges tried when none are configured:
 // both work without DNS credentials.
 func defaultChallenges() []string {
@@ -284,10 +294,12 @@ func siteDefaults(s *Site) {
 	}
 	accessDefaults(s.BasicAuth, s.ForwardAuth, s.RateLimit)
 	compressDefaults(s.Compress)
+	corsDefaults(s.CORS)
 	for i := range s.Routes {
 		r := &s.Routes[i]
 		accessDefaults(r.BasicAuth, r.ForwardAuth, r.RateLimit)
 		compressDefaults(r.Compress)
+		corsDefaults(r.CORS)
 		setString(&r.Path, defaultRoutePath)
 		if len(r.To) > 0 {
 			setString(&r.LB, defaultLB)

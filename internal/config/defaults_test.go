@@ -12,8 +12,10 @@ storage: {backend: etcd, etcd: {endpoints: ["127.0.0.1:2379"]}}
 sites:
   - hosts: [app.example.com]
     client_auth: {local_ca: true}
+    cors: {allow_origins: ["*"]}
     routes:
       - to: ["http://127.0.0.1:8000"]
+        cors: {allow_origins: ["*"], allow_methods: [PUT]}
       - path: /s/
         static: .
       - path: /h
@@ -42,6 +44,8 @@ sites:
 		{"read_header_timeout", d.Limits.ReadHeaderTimeout, Duration(10 * time.Second)},
 		{"idle_timeout", d.Limits.IdleTimeout, Duration(2 * time.Minute)},
 		{"lean_h1", *d.LeanH1, true},
+		{"site cors allow_methods", d.Sites[0].CORS.AllowMethods, []string{"GET", "HEAD", "POST"}},
+		{"route cors allow_methods kept", d.Sites[0].Routes[0].CORS.AllowMethods, []string{"PUT"}},
 		{"acme.directory", d.ACME.Directory, "letsencrypt"},
 		{"acme.challenges", d.ACME.Challenges, []string{"http-01", "tls-alpn-01"}},
 		{"tsig_algorithm", d.ACME.DNS.TSIGAlgorithm, "hmac-sha256"},

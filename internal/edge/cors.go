@@ -60,11 +60,10 @@ func CORS(next http.Handler, c config.CORS, logger *slog.Logger) (http.Handler, 
 	} else {
 		opts.AllowOriginFunc = origins.match
 	}
+	// config fills in its default (GET, HEAD, POST); empty is rs/cors's
+	// own default, the same simple methods.
 	for _, m := range c.AllowMethods {
 		opts.AllowedMethods = append(opts.AllowedMethods, strings.ToUpper(m))
-	}
-	if len(opts.AllowedMethods) == 0 {
-		opts.AllowedMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost}
 	}
 	if d := time.Duration(c.MaxAge); d > 0 {
 		opts.MaxAge = max(1, int(d/time.Second))
