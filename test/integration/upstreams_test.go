@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -450,4 +451,110 @@ func hasEvent(t *testing.T, inst *instance, event, name string) error {
 		}
 	}
 	return fmt.Errorf("no %s for %s in %s", event, name, body)
+}
+
+// startUvicorn runs testdata/fastapi_app.py on Uvicorn at port and waits
+// until it answers. A port another program's outgoing connection took
+// while it was free (the ephemeral range overlaps) is tried again a few
+// times, since a restart on the same port is the point.
+func startUvicorn(t *testing.T, port int) *testenv.Proc {
+	t.Helper()
+	requirePython(t)
+	testdata, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for attempt := 1; ; attempt++ {
+		cmd := exec.Command("/usr/bin/python3", "-m", "uvicorn", "fastapi_app:app", "--host", "127.0.0.1",
+			"--port", fmt.Sprint(port))
+		cmd.Dir, cmd.Env = testdata, childEnv
+		p := testenv.Start(t, cmd)
+		t.Cleanup(p.Kill)
+		var exited bool
+		testenv.Eventually(t, 20*time.Second, "uvicorn ready", func() error {
+			if p.Exited() {
+				exited = true
+				return nil
+			}
+			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/ready", port))
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			return nil
+		})
+		if !exited {
+			return p
+		}
+		out := p.Stderr.String() + p.Stdout.String()
+		if !strings.Contains(out, "address already in use") || attempt == 3 {
+			t.Fatalf("uvicorn on port %d exited early (%v):\n%s", port, p.Err(), out)
+		}
+	}
+}
+
+const rollingConfig = header + `
+sites:
+  - hosts: [roll.test]
+    tls: local
+    routes:
+      - path: /
+        to: ["http://127.0.0.1:{{.Vars.P1}}", "http://127.0.0.1:{{.Vars.P2}}"]
+        health_check: {path: /ready, interval: 200ms, unhealthy_after: 1, healthy_after: 2}
+        passive_health: {fail_after: 1, window: 10s, cooldown: 1s}
+        retries: 1
+`
+
+// TestUvicornRollingRestart is docs/UPSTREAMS.md's zero-downtime restart:
+// two Uvicorn processes restarted one at a time (SIGTERM, a new process on
+// the same port, wait until tlsgate sees it healthy) under a GET loop.
+func TestUvicornRollingRestart(t *testing.T) {
+	t.Parallel()
+	ports := []int{testenv.FreePort(t), testenv.FreePort(t)}
+	procs := []*testenv.Proc{startUvicorn(t, ports[0]), startUvicorn(t, ports[1])}
+	inst := startTLSGateVars(t, map[string]string{"P1": fmt.Sprint(ports[0]), "P2": fmt.Sprint(ports[1])}, rollingConfig)
+	c := inst.client(t, inst.rootPool(t), true)
+
+	var total, failed atomic.Int64
+	var firstErr atomic.Value
+	stop := make(chan struct{})
+	var load sync.WaitGroup
+	for range 3 {
+		load.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				code, _, err := tryGet(c, inst.url("roll.test", "/page"))
+				total.Add(1)
+				if err != nil || code != 200 {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %v", code, err))
+				}
+			}
+		})
+	}
+	waitFor(t, 10*time.Second, "load running", func() bool { return total.Load() >= 50 })
+	for i, port := range ports {
+		procs[i].Signal(t, syscall.SIGTERM)
+		procs[i].WaitExit(t, 10*time.Second)
+		procs[i] = startUvicorn(t, port)
+		url := fmt.Sprintf("http://127.0.0.1:%d", port)
+		testenv.Eventually(t, 10*time.Second, "restarted upstream healthy", func() error {
+			if u, ok := healthOf(inst.upstreams(t), "roll.test/", url); !ok || !u.Healthy {
+				return fmt.Errorf("%+v", inst.upstreams(t))
+			}
+			return nil
+		})
+	}
+	before := total.Load()
+	waitFor(t, 10*time.Second, "load after the restarts", func() bool { return total.Load() >= before+50 })
+	close(stop)
+	load.Wait()
+	if n := failed.Load(); n != 0 {
+		t.Fatalf("%d of %d requests failed across the rolling restart; first: %v", n, total.Load(), firstErr.Load())
+	}
+	t.Logf("%d requests, none failed, across restarts of both Uvicorn processes", total.Load())
 }
