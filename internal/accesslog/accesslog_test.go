@@ -1,8 +1,10 @@
 package accesslog
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -223,5 +226,44 @@ func TestLineAfterClose(t *testing.T) {
 	w.Line([]byte("late\n"))
 	if dropped != 1 {
 		t.Errorf("dropped = %d; want 1", dropped)
+	}
+}
+
+// chunkRecorder records each Write the log writer makes to its output.
+type chunkRecorder struct {
+	mu     sync.Mutex
+	chunks [][]byte
+}
+
+func (c *chunkRecorder) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.chunks = append(c.chunks, append([]byte(nil), p...))
+	return len(p), nil
+}
+
+// Every write to the output holds whole lines: lumberjack rotates between
+// writes, so a line split across two would be split across two files.
+func TestWritesHoldWholeLines(t *testing.T) {
+	rec := &chunkRecorder{}
+	w := &Writer{lines: make(chan []byte, 1000), reopen: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), out: rec}
+	// Queue a burst before the goroutine starts, so the buffer fills.
+	for i := range 500 {
+		w.Line([]byte(fmt.Sprintf("%d %s\n", i, strings.Repeat("x", 100+i*7%3000))))
+	}
+	w.Line([]byte(strings.Repeat("y", 100<<10) + "\n")) // longer than the buffer
+	go w.run()
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for i, c := range rec.chunks {
+		if len(c) == 0 || c[len(c)-1] != '\n' {
+			t.Fatalf("write %d of %d ends mid-line (%d bytes)", i, len(rec.chunks), len(c))
+		}
+		total += bytes.Count(c, []byte("\n"))
+	}
+	if total != 501 {
+		t.Errorf("%d lines written; want 501", total)
 	}
 }

@@ -102,7 +102,7 @@ func (w *Writer) run() {
 		select {
 		case <-w.stop:
 			for n := len(w.lines); n > 0; n-- {
-				bw.Write(<-w.lines)
+				writeWhole(bw, <-w.lines)
 			}
 			bw.Flush()
 			if w.closer != nil {
@@ -110,7 +110,7 @@ func (w *Writer) run() {
 			}
 			return
 		case b := <-w.lines:
-			bw.Write(b)
+			writeWhole(bw, b)
 			// Flush when nothing else waits, so lines reach the file
 			// promptly but a burst is one write.
 			if len(w.lines) == 0 {
@@ -119,7 +119,7 @@ func (w *Writer) run() {
 		case <-w.reopen:
 			// Lines queued before the signal go to the old file.
 			for n := len(w.lines); n > 0; n-- {
-				bw.Write(<-w.lines)
+				writeWhole(bw, <-w.lines)
 			}
 			bw.Flush()
 			if w.closer != nil {
@@ -127,6 +127,18 @@ func (w *Writer) run() {
 			}
 		}
 	}
+}
+
+// writeWhole buffers one line so that it never straddles two writes to
+// the output: bufio would fill its buffer with the line's head and flush,
+// and lumberjack may rotate between the two writes, leaving half a line
+// at the end of one file and half at the start of the next.
+func writeWhole(bw *bufio.Writer, line []byte) {
+	if bw.Available() < len(line) {
+		bw.Flush()
+	}
+	// A line longer than the buffer goes out in one write of its own.
+	bw.Write(line)
 }
 
 // Close writes what is queued and stops the goroutine, or gives up
