@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -20,8 +21,9 @@ import (
 // so a test can tell whether each request the backend saw was one the
 // client was answered for.
 type rawBackend struct {
-	ln net.Listener
-	wg sync.WaitGroup
+	ln     net.Listener
+	scheme string // http or https
+	wg     sync.WaitGroup
 
 	// mu guards seen and conns.
 	mu    sync.Mutex
@@ -37,7 +39,30 @@ func newRawBackend(t *testing.T) *rawBackend {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &rawBackend{ln: ln, conns: make(map[net.Conn]struct{})}
+	return startRawBackend(t, ln, "http")
+}
+
+// newRawBackendTLS is newRawBackend behind TLS (HTTP/1.1 only), with a
+// self-signed certificate for 127.0.0.1 whose PEM file it returns for
+// upstream_tls.ca_files.
+func newRawBackendTLS(t *testing.T) (*rawBackend, string) {
+	t.Helper()
+	certFile, keyFile := writeSelfSigned(t, t.TempDir(), "raw-backend")
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{pair}, NextProtos: []string{"http/1.1"}})
+	return startRawBackend(t, ln, "https"), certFile
+}
+
+func startRawBackend(t *testing.T, ln net.Listener, scheme string) *rawBackend {
+	t.Helper()
+	b := &rawBackend{ln: ln, scheme: scheme, conns: make(map[net.Conn]struct{})}
 	b.wg.Add(1)
 	go b.acceptLoop()
 	t.Cleanup(func() {
@@ -52,8 +77,8 @@ func newRawBackend(t *testing.T) *rawBackend {
 	return b
 }
 
-// URL is the backend's http:// address.
-func (b *rawBackend) URL() string { return "http://" + b.ln.Addr().String() }
+// URL is the backend's http:// or https:// address.
+func (b *rawBackend) URL() string { return b.scheme + "://" + b.ln.Addr().String() }
 
 // rawRequest is what the backend parsed of one request.
 type rawRequest struct {

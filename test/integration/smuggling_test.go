@@ -38,11 +38,12 @@ const smuggled = "GET /smuggled HTTP/1.1\r\nHost: a.test\r\n\r\n"
 
 // smugglingCase is one hostile request. want lists the statuses the client
 // gets on the connection, in order: the probe's 200 comes last when the
-// connection survives the case. Requests with a body reach the upstream
-// through http.Transport; those without take the lean HTTP/1.1 path
-// (internal/proxy/h1.go), and so does every probe after a case that keeps
-// the connection. backend, when set, is the request line the backend must
-// see for the hostile request, with Host a.test.
+// connection survives the case. To an http:// upstream, requests with a
+// body go through http.Transport and those without take the lean HTTP/1.1
+// path (internal/proxy/h1.go), as does every probe after a case that keeps
+// the connection; to an https:// upstream all go through http.Transport.
+// backend, when set, is the request line the backend must see for the
+// hostile request, with Host a.test.
 type smugglingCase struct {
 	name    string
 	raw     string
@@ -131,8 +132,22 @@ var smugglingCases = []smugglingCase{
 // for: the backend never sees a request tlsgate did not.
 func TestRequestSmuggling(t *testing.T) {
 	t.Parallel()
-	be := newRawBackend(t)
-	inst := startTLSGate(t, fmt.Sprintf(smugglingConfig, be.URL()))
+	// Over http:// requests without a body take the lean HTTP/1.1 path and
+	// the rest http.Transport; over https:// http.Transport takes them all.
+	t.Run("http upstream", func(t *testing.T) {
+		t.Parallel()
+		be := newRawBackend(t)
+		smugglingBattery(t, be, fmt.Sprintf(smugglingConfig, be.URL()))
+	})
+	t.Run("https upstream", func(t *testing.T) {
+		t.Parallel()
+		be, ca := newRawBackendTLS(t)
+		smugglingBattery(t, be, fmt.Sprintf(smugglingConfig, be.URL())+"        upstream_tls: {ca_files: ["+ca+"]}\n")
+	})
+}
+
+func smugglingBattery(t *testing.T, be *rawBackend, config string) {
+	inst := startTLSGate(t, config)
 	pool := inst.rootPool(t)
 	answered := make(map[int]bool)
 	// aborted holds the request lines of hostile requests tlsgate answered
