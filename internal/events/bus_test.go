@@ -250,3 +250,21 @@ func deadURL(t *testing.T) string {
 	srv.Close()
 	return u
 }
+
+// TestWebhookZeroAttemptsIsOnce: events has no default of its own for what
+// config's alerts.webhook.attempts fills; zero sends once, no retry.
+func TestWebhookZeroAttemptsIsOnce(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	w := &Webhook{URL: srv.URL, Backoff: time.Millisecond}
+	if err := w.Deliver(context.Background(), Event{Event: CertFailed, Name: "a.test"}, []byte(`{}`)); err == nil {
+		t.Fatal("a 503 answer was taken as delivered")
+	}
+	if n := hits.Load(); n != 1 {
+		t.Errorf("receiver got %d requests; want 1", n)
+	}
+}

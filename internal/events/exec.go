@@ -16,7 +16,9 @@ import (
 type Exec struct {
 	// Command is the program to run (an absolute path after config Load).
 	Command string
-	// Timeout bounds one run; then the command is killed. Zero means 30s.
+	// Timeout bounds one run; then the command is killed. Zero means only
+	// the caller's context does. Config: alerts.exec.timeout (its default
+	// is config's).
 	Timeout time.Duration
 	// Logger receives the command's output. Nil discards.
 	Logger *slog.Logger
@@ -30,12 +32,11 @@ const maxOutput = 16 << 10
 
 // Deliver runs the command once.
 func (x *Exec) Deliver(ctx context.Context, e Event, body []byte) error {
-	timeout := x.Timeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
+	if x.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, x.Timeout)
+		defer cancel()
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	cmd := exec.CommandContext(ctx, x.Command, e.Event, e.Name)
 	cmd.Stdin = bytes.NewReader(body)
 	out := &limitedBuffer{max: maxOutput}
@@ -51,8 +52,8 @@ func (x *Exec) Deliver(ctx context.Context, e Event, body []byte) error {
 	if s := strings.TrimSpace(out.String()); s != "" {
 		logger.Info("alert command output", "command", x.Command, "event", e.Event, "name", e.Name, "output", s)
 	}
-	if ctx.Err() == context.DeadlineExceeded {
-		return fmt.Errorf("%s: killed after %s", x.Command, timeout)
+	if x.Timeout > 0 && ctx.Err() == context.DeadlineExceeded {
+		return fmt.Errorf("%s: killed after %s", x.Command, x.Timeout)
 	}
 	if err != nil {
 		return fmt.Errorf("%s %s %s: %w", x.Command, e.Event, e.Name, err)

@@ -20,9 +20,11 @@ type Webhook struct {
 	URL string
 	// Headers are added to every request (Authorization, for one).
 	Headers map[string]string
-	// Timeout bounds one attempt; zero means 10s.
+	// Timeout bounds one attempt; zero means only the caller's context
+	// does. Config: alerts.webhook.timeout (its default is config's).
 	Timeout time.Duration
-	// Attempts is how many times one event is tried; zero means 5.
+	// Attempts is how many times one event is tried; zero means once.
+	// Config: alerts.webhook.attempts (its default is config's).
 	Attempts int
 	// Backoff is the wait before the first retry, doubled before each
 	// next one (at most a minute); zero means 1s.
@@ -42,10 +44,7 @@ var errFinal = errors.New("not retried")
 
 // Deliver POSTs body, retrying as the type's comment says.
 func (w *Webhook) Deliver(ctx context.Context, e Event, body []byte) error {
-	attempts := w.Attempts
-	if attempts <= 0 {
-		attempts = 5
-	}
+	attempts := max(w.Attempts, 1)
 	delay := w.Backoff
 	if delay <= 0 {
 		delay = time.Second
@@ -73,12 +72,11 @@ func (w *Webhook) Deliver(ctx context.Context, e Event, body []byte) error {
 }
 
 func (w *Webhook) post(ctx context.Context, body []byte) error {
-	timeout := w.Timeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
+	if w.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, w.Timeout)
+		defer cancel()
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	where := redactURL(w.URL)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
 	if err != nil {

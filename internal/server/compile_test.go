@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tlsgate/tlsgate/internal/config"
+	"github.com/tlsgate/tlsgate/internal/events"
 )
 
 // TestCertsSettingsFromConfig: certs gets config's own dns block, defaults
@@ -55,5 +56,26 @@ sites:
 		if tt.timeout != 0 && time.Duration(st.DNS.PropagationTimeout) != tt.timeout {
 			t.Errorf("site %d: dns %+v; want propagation %s", tt.site, st.DNS, tt.timeout)
 		}
+	}
+}
+
+// TestAlertSinksFromConfig: the alert sinks get config's defaults (10s and
+// 5 attempts for the webhook, 30s for exec); events has none of its own.
+func TestAlertSinksFromConfig(t *testing.T) {
+	cfg := (&config.Config{DataDir: t.TempDir(), Alerts: &config.Alerts{
+		Webhook: &config.AlertWebhook{URL: "https://hooks.example/x"},
+		Exec:    &config.AlertExec{Command: "/bin/true"},
+	}}).WithDefaults()
+	sinks := alertSinks(cfg.Alerts, nil)
+	if len(sinks) != 2 {
+		t.Fatalf("%d sinks; want 2", len(sinks))
+	}
+	w, ok := sinks[0].(*events.Webhook)
+	if !ok || w.Timeout != 10*time.Second || w.Attempts != 5 {
+		t.Errorf("webhook sink %+v; want config's 10s and 5 attempts", sinks[0])
+	}
+	x, ok := sinks[1].(*events.Exec)
+	if !ok || x.Timeout != 30*time.Second {
+		t.Errorf("exec sink %+v; want config's 30s", sinks[1])
 	}
 }
