@@ -139,14 +139,10 @@ func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, &upstreamError{status: http.StatusBadGateway, body: badGatewayBody, upstream: order[0].raw, err: err}
 	}
-	deadline := time.Now().Add(b.budget)
-	inBudget := func() bool { return b.budget <= 0 || time.Now().Before(deadline) }
-	retriesLeft := b.retries
-	var last *upstream
-	var lastErr error
+	tries := attempts{b: b, canRetry: canRetry, left: b.retries, deadline: time.Now().Add(b.budget)}
 	for i, up := range order {
-		if last != nil {
-			b.log.Warn("upstream failed, trying next", "route", b.name, "upstream", last.raw, "next", up.raw, "error", lastErr)
+		if tries.last != nil {
+			b.log.Warn("upstream failed, trying next", "route", b.name, "upstream", tries.last.raw, "next", up.raw, "error", tries.lastErr)
 		}
 		if replay != nil {
 			req.Body = io.NopCloser(bytes.NewReader(replay))
@@ -154,29 +150,7 @@ func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp, err := b.try(req, up, path, rawPath)
 		more := i+1 < len(order)
 		if err == nil {
-			if retry := more && canRetry && retriesLeft > 0 && inBudget(); retry && keepable(req, resp) {
-				if err := keepBody(resp); err != nil {
-					up.state.count(outcomeReset)
-					up.state.failed(b.passive, "body: "+err.Error())
-					retriesLeft--
-					last, lastErr = up, err
-					continue
-				}
-			}
-			up.state.countStatus(resp.StatusCode)
-			if failStatus(resp.StatusCode) {
-				up.state.failed(b.passive, "answered "+strconv.Itoa(resp.StatusCode))
-			} else {
-				up.state.succeeded()
-			}
-			if up.failedAt.Load() != 0 {
-				up.failedAt.Store(0)
-			}
-			if retry := more && canRetry && retriesLeft > 0 && inBudget(); retry && b.retryStatus(resp.StatusCode) {
-				_, _ = io.CopyN(io.Discard, resp.Body, maxCheckBody)
-				resp.Body.Close()
-				retriesLeft--
-				last, lastErr = up, fmt.Errorf("answered %d", resp.StatusCode)
+			if !tries.answered(req, up, resp, more) {
 				continue
 			}
 			if b.policy == config.LBCookie && up != sticky {
@@ -184,30 +158,95 @@ func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			return resp, nil
 		}
-		if req.Context().Err() != nil {
-			up.state.count(outcomeCanceled)
+		if !tries.failed(req, up, err, more) {
 			return nil, newUpstreamError(req.Context(), up, err)
 		}
-		if isDialError(err) {
-			up.state.count(outcomeConnect)
-			up.failedAt.Store(time.Now().UnixNano())
-			up.state.failed(b.passive, "connect: "+err.Error())
-			last, lastErr = up, err
-			continue
-		}
-		if isTimeout(err) {
-			up.state.count(outcomeTimeout)
-		} else {
-			up.state.count(outcomeReset)
-		}
-		up.state.failed(b.passive, err.Error())
-		if !more || !canRetry || retriesLeft == 0 || isTimeout(err) || !inBudget() {
-			return nil, newUpstreamError(req.Context(), up, err)
-		}
-		retriesLeft--
-		last, lastErr = up, err
 	}
-	return nil, &upstreamError{status: http.StatusBadGateway, body: unreachableBody, upstream: last.raw, err: lastErr}
+	return nil, &upstreamError{status: http.StatusBadGateway, body: unreachableBody, upstream: tries.last.raw, err: tries.lastErr}
+}
+
+// attempts is one request's way through a route's upstreams: what it may
+// still do, and the last failure, for the log and the final answer.
+type attempts struct {
+	b        *balancer
+	canRetry bool // the request may be sent again (retry.go)
+	left     int  // retries left
+	deadline time.Time
+	last     *upstream
+	lastErr  error
+}
+
+// retry reports whether another upstream may get a request that may have
+// reached one: allowed, retries left, within the route's timeout.
+func (a *attempts) retry(more bool) bool {
+	return more && a.canRetry && a.left > 0 && (a.b.budget <= 0 || time.Now().Before(a.deadline))
+}
+
+func (a *attempts) next(up *upstream, err error) {
+	a.last, a.lastErr = up, err
+}
+
+// answered records up's response and reports whether it goes to the
+// client (false: it was consumed, try the next upstream).
+func (a *attempts) answered(req *http.Request, up *upstream, resp *http.Response, more bool) bool {
+	b := a.b
+	if a.retry(more) && keepable(req, resp) {
+		if err := keepBody(resp); err != nil {
+			up.state.count(outcomeReset)
+			up.state.failed(b.passive, "body: "+err.Error())
+			a.left--
+			a.next(up, err)
+			return false
+		}
+	}
+	up.state.countStatus(resp.StatusCode)
+	if failStatus(resp.StatusCode) {
+		up.state.failed(b.passive, "answered "+strconv.Itoa(resp.StatusCode))
+	} else {
+		up.state.succeeded()
+	}
+	if up.failedAt.Load() != 0 {
+		up.failedAt.Store(0)
+	}
+	if a.retry(more) && b.retryStatus(resp.StatusCode) {
+		_, _ = io.CopyN(io.Discard, resp.Body, maxCheckBody)
+		resp.Body.Close()
+		a.left--
+		a.next(up, fmt.Errorf("answered %d", resp.StatusCode))
+		return false
+	}
+	return true
+}
+
+// failed records an attempt that got no response and reports whether the
+// next upstream gets the request: always after a refused connect (nothing
+// was sent), after other failures only when retry allows it and the
+// route's timeout was not what ran out.
+func (a *attempts) failed(req *http.Request, up *upstream, err error, more bool) bool {
+	b := a.b
+	switch {
+	case req.Context().Err() != nil:
+		up.state.count(outcomeCanceled)
+		return false
+	case isDialError(err):
+		up.state.count(outcomeConnect)
+		up.failedAt.Store(time.Now().UnixNano())
+		up.state.failed(b.passive, "connect: "+err.Error())
+		a.next(up, err)
+		return true
+	case isTimeout(err):
+		up.state.count(outcomeTimeout)
+		up.state.failed(b.passive, err.Error())
+		return false
+	}
+	up.state.count(outcomeReset)
+	up.state.failed(b.passive, err.Error())
+	if !a.retry(more) {
+		return false
+	}
+	a.left--
+	a.next(up, err)
+	return true
 }
 
 // order returns every upstream in the order to try them: those in
