@@ -1,9 +1,12 @@
 package proxy
 
 import (
+	"bufio"
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -89,10 +92,16 @@ func (c *testCA) files(t *testing.T, cert tls.Certificate) (certFile, keyFile st
 // over TLS with cfg (h2 offered).
 func tlsBackend(t *testing.T, cfg *tls.Config) string {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return tlsBackendHandler(t, cfg, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Proto", r.Proto)
 		echoHandler("tls").ServeHTTP(w, r)
 	}))
+}
+
+// tlsBackendHandler serves h over TLS with cfg, h2 offered.
+func tlsBackendHandler(t *testing.T, cfg *tls.Config, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
 	srv.EnableHTTP2 = true
 	srv.TLS = cfg
 	srv.StartTLS()
@@ -227,4 +236,35 @@ func mustRead(t *testing.T, f string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// WebSocket upgrades to an https:// upstream that offers h2 still work:
+// net/http dials those connections with HTTP/1.1 only.
+func TestWebSocketUpgradeTLS(t *testing.T) {
+	ca := newTestCA(t)
+	up := tlsBackendHandler(t, &tls.Config{Certificates: []tls.Certificate{ca.leaf(t, false, "backend.internal")}}, http.HandlerFunc(upgradeEcho))
+	ut, err := LoadUpstreamTLS([]string{ca.rootFile}, "backend.internal", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := frontend(t, Options{Upstreams: []string{up}, UpstreamTLS: ut})
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second)) // never hang the test
+	fmt.Fprintf(conn, "GET /ws HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("status %d; want 101", resp.StatusCode)
+	}
+	io.WriteString(conn, "hello\n")
+	if got, err := br.ReadString('\n'); err != nil || got != "hello\n" {
+		t.Fatalf("echo %q, %v", got, err)
+	}
 }
