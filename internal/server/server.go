@@ -325,7 +325,10 @@ func (s *Server) shutdown() error {
 	}
 	wg.Wait()
 	s.serving.Wait()
+	// Under reloadMu: the checkers were started by whichever reload ran last.
+	s.reloadMu.Lock()
 	s.rt.Load().stopUpstreams()
+	s.reloadMu.Unlock()
 	s.transport.CloseIdleConnections()
 	s.authTransport.CloseIdleConnections()
 	s.certs.Stop()
