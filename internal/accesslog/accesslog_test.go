@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tlsgate/tlsgate/internal/config"
 )
 
 // combinedRE is nginx's combined format, field by field, strictly.
@@ -265,5 +267,18 @@ func TestWritesHoldWholeLines(t *testing.T) {
 	}
 	if total != 501 {
 		t.Errorf("%d lines written; want 501", total)
+	}
+}
+
+// TestFormatterForEveryConfigFormat: the formats are config's constants,
+// so every value config accepts has a formatter.
+func TestFormatterForEveryConfigFormat(t *testing.T) {
+	for _, f := range []string{config.AccessLogJSON, config.AccessLogCommon, config.AccessLogCombined} {
+		if _, err := NewFormatter(f); err != nil {
+			t.Errorf("NewFormatter(%q): %v", f, err)
+		}
+	}
+	if _, err := NewFormatter("xml"); err == nil {
+		t.Error(`NewFormatter("xml") succeeded`)
 	}
 }

@@ -7,22 +7,26 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tlsgate/tlsgate/internal/config"
 )
 
 // Formatter appends one line (with its newline) for a record.
 type Formatter func(buf []byte, r *Record) []byte
 
-// NewFormatter returns the formatter for a config format name.
+// NewFormatter returns the formatter for a config format name
+// (config.AccessLogJSON, AccessLogCommon, AccessLogCombined).
 func NewFormatter(format string) (Formatter, error) {
 	switch format {
-	case "json", "":
+	case config.AccessLogJSON:
 		return appendJSON, nil
-	case "common":
+	case config.AccessLogCommon:
 		return appendCommon, nil
-	case "combined":
+	case config.AccessLogCombined:
 		return appendCombined, nil
 	}
-	return nil, fmt.Errorf("unknown access log format %q; use json, common or combined", format)
+	// config validated it; this guards callers that did not use config.
+	return nil, fmt.Errorf("unknown access log format %q", format)
 }
 
 // jsonLine is the JSON form; field names are the user contract.

@@ -52,7 +52,8 @@ func Open(cfg config.Storage, dataDir string, logger *slog.Logger) (certmagic.St
 		}
 		backend, closer = e, e
 	default:
-		return nil, nil, fmt.Errorf("storage.backend %q is unknown; use file or etcd", cfg.Backend)
+		// config validated it; this guards callers that did not use config.
+		return nil, nil, fmt.Errorf("storage.backend %q is unknown", cfg.Backend)
 	}
 	enc, err := NewEncrypted(backend, key)
 	if err != nil {
