@@ -37,29 +37,31 @@ const (
 	defaultMaxBodyBytes      = 100 << 20
 	defaultCompressMinLength = 512
 	defaultBodyReadTimeout   = 60 * time.Second
-	defaultMaxConnections    = 10000
-	defaultMaxStreams        = 250
-	defaultRealm             = "restricted"
-	defaultForwardTimeout    = 5 * time.Second
-	defaultRatePer           = time.Second
-	defaultRateKey           = RateKeyClientIP
-	defaultAccessLogOutput   = "stdout"
-	defaultAccessLogFormat   = AccessLogJSON
-	defaultStrictHost        = true
-	defaultLeanH1            = true
-	defaultAlertTimeout      = 10 * time.Second
-	defaultAlertFormat       = AlertFormatJSON
-	defaultAlertAttempts     = 5
-	defaultAlertExecTimeout  = 30 * time.Second
-	defaultHealthPath        = "/"
-	defaultHealthInterval    = 5 * time.Second
-	defaultHealthTimeout     = 2 * time.Second
-	defaultHealthStatus      = 200
-	defaultUnhealthyAfter    = 2
-	defaultHealthyAfter      = 2
-	defaultPassiveFailAfter  = 3
-	defaultPassiveWindow     = 30 * time.Second
-	defaultPassiveCooldown   = 30 * time.Second
+	// defaultResponseWriteTimeout is nginx's send_timeout.
+	defaultResponseWriteTimeout = 60 * time.Second
+	defaultMaxConnections       = 10000
+	defaultMaxStreams           = 250
+	defaultRealm                = "restricted"
+	defaultForwardTimeout       = 5 * time.Second
+	defaultRatePer              = time.Second
+	defaultRateKey              = RateKeyClientIP
+	defaultAccessLogOutput      = "stdout"
+	defaultAccessLogFormat      = AccessLogJSON
+	defaultStrictHost           = true
+	defaultLeanH1               = true
+	defaultAlertTimeout         = 10 * time.Second
+	defaultAlertFormat          = AlertFormatJSON
+	defaultAlertAttempts        = 5
+	defaultAlertExecTimeout     = 30 * time.Second
+	defaultHealthPath           = "/"
+	defaultHealthInterval       = 5 * time.Second
+	defaultHealthTimeout        = 2 * time.Second
+	defaultHealthStatus         = 200
+	defaultUnhealthyAfter       = 2
+	defaultHealthyAfter         = 2
+	defaultPassiveFailAfter     = 3
+	defaultPassiveWindow        = 30 * time.Second
+	defaultPassiveCooldown      = 30 * time.Second
 )
 
 // defaultExpiryWarnings are when cert_expiring fires: two weeks leaves
@@ -237,6 +239,7 @@ func (c *Config) WithDefaultsFrom(env DefaultsEnv) *Config {
 		d.Limits.MaxBodyBytes = &n
 	}
 	setDuration(&d.Limits.BodyReadTimeout, defaultBodyReadTimeout)
+	setDuration(&d.Limits.ResponseWriteTimeout, defaultResponseWriteTimeout)
 	if d.LeanH1 == nil {
 		v := defaultLeanH1
 		d.LeanH1 = &v

@@ -110,6 +110,11 @@ type Limits struct {
 	// BodyReadTimeout is the longest gap between two reads of a request
 	// body; then 408 and the upstream request is cancelled. Zero means 60s.
 	BodyReadTimeout Duration `yaml:"body_read_timeout"`
+	// ResponseWriteTimeout is the longest one write of a proxied response
+	// may wait for a client that does not read; then the HTTP/2 stream is
+	// reset (the HTTP/1.1 connection closed) and the upstream request
+	// cancelled. Pauses between writes do not count. Zero means 60s.
+	ResponseWriteTimeout Duration `yaml:"response_write_timeout"`
 	// MaxConnections bounds the connections each listener has open; past
 	// it new connections wait in the kernel's listen backlog, unaccepted,
 	// until one closes. Zero means 10000.

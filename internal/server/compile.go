@@ -114,6 +114,8 @@ func (s *Server) compileRoutes(cfg *config.Config, i int, trusted []netip.Prefix
 		}
 		if ph, ok := h.(*proxy.Handler); ok {
 			rt.proxies = append(rt.proxies, ph)
+			// A client that stops reading lets go of the upstream.
+			h = edge.WriteTimeout(h, time.Duration(cfg.Limits.ResponseWriteTimeout))
 		}
 		// CORS is per route (a route's own policy replaces the site's),
 		// innermost, so preflights stop before the action.

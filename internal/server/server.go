@@ -406,10 +406,11 @@ func (s *Server) reload(ctx context.Context) error {
 	return nil
 }
 
-// startLimits is the part of limits read at start only: max_body_bytes and
-// body_read_timeout are compiled into the routes and follow reloads.
+// startLimits is the part of limits read at start only: max_body_bytes,
+// body_read_timeout and response_write_timeout are compiled into the
+// routes and follow reloads.
 func startLimits(l config.Limits) config.Limits {
-	l.MaxBodyBytes, l.BodyReadTimeout = nil, 0
+	l.MaxBodyBytes, l.BodyReadTimeout, l.ResponseWriteTimeout = nil, 0, 0
 	return l
 }
 

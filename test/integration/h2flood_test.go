@@ -27,7 +27,7 @@ import (
 // end, one sends 4 MiB), / is answered by tlsgate itself. Small header and
 // body-read limits so the floods meet them quickly.
 const floodConfig = header + `
-limits: {max_header_bytes: 64KiB, body_read_timeout: 1s}
+limits: {max_header_bytes: 64KiB, body_read_timeout: 1s, response_write_timeout: 1s}
 sites:
   - hosts: [a.test]
     tls: local
@@ -158,8 +158,13 @@ func TestH2Floods(t *testing.T) {
 			if err := c.flush(); err != nil {
 				return err
 			}
-			// The response headers arrive; no DATA can.
-			return c.waitStatuses(100, 200, 10*time.Second)
+			// The response headers arrive; no DATA can. Then
+			// response_write_timeout (1s) resets every stream, while
+			// the connection stays open.
+			if err := c.waitStatuses(100, 200, 10*time.Second); err != nil {
+				return err
+			}
+			return c.waitResets(100, 10*time.Second)
 		}},
 	}
 	for _, f := range floods {
@@ -413,6 +418,22 @@ func (c *h2Client) waitStatuses(n, status int, d time.Duration) error {
 			return fmt.Errorf("%d answers %d of %d after %s", got, status, n, d)
 		}
 	}
+}
+
+// waitResets waits until the server has reset n streams.
+func (c *h2Client) waitResets(n int32, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for c.rst.Load() < n {
+		select {
+		case <-c.done:
+			return fmt.Errorf("connection closed after %d of %d streams reset", c.rst.Load(), n)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d streams reset after %s", c.rst.Load(), n, d)
+		}
+	}
+	return nil
 }
 
 func (c *h2Client) summary() string {
