@@ -376,6 +376,12 @@ type HealthCheck struct {
 	HealthyAfter   int      `yaml:"healthy_after"`
 }
 
+// GRPCHealthPath, as a health check's path, asks the gRPC health service
+// (grpc.health.v1, for the server as a whole) instead of sending a GET:
+// the upstream is healthy when it answers SERVING. It needs upstreams that
+// speak HTTP/2 (h2c:// or https://).
+const GRPCHealthPath = "/grpc.health.v1.Health/Check"
+
 // PassiveHealth counts failed requests (connect errors, resets before a
 // response, 502/503/504 answers): FailAfter of them within Window take an
 // upstream out of rotation for Cooldown.

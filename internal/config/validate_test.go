@@ -96,6 +96,8 @@ func TestValidateErrors(t *testing.T) {
 			errorWant{"sites[0].routes[0].retry_on[0]", "7:20", "status 200 is not an error status"}},
 		{"upstream_tls without https", blockRoute("/", "        to: [\"http://a:1\"]\n        upstream_tls: {server_name: a}\n"), nil,
 			errorWant{"sites[0].routes[0].upstream_tls", "6:23", "this route has none"}},
+		{"gRPC health check over HTTP/1.1", blockRoute("/", "        to: [\"http://a:1\"]\n        health_check: {path: /grpc.health.v1.Health/Check}\n"), nil,
+			errorWant{"sites[0].routes[0].to[0]", "5:14", "needs HTTP/2"}},
 		{"path without slash", blockRoute("api", "        respond: {status: 204}\n"), nil,
 			errorWant{"sites[0].routes[0].path", "4:15", `"api" does not start with /`}},
 		// An absent path means "/", so it collides with an explicit "/".

@@ -16,6 +16,13 @@ func (v *validator) upstreams(path string, r *Route) {
 		if !strings.HasPrefix(h.Path, "/") {
 			v.errf(hp+".path", "%q does not start with /; write e.g. /healthz", h.Path)
 		}
+		if h.Path == GRPCHealthPath {
+			for i, u := range r.To {
+				if !strings.HasPrefix(u, "h2c://") && !strings.HasPrefix(u, "https://") {
+					v.errf(fmt.Sprintf("%s.to[%d]", path, i), "the gRPC health check (%s) needs HTTP/2: write h2c://HOST:PORT or https://", GRPCHealthPath)
+				}
+			}
+		}
 		if h.Interval <= 0 {
 			v.errf(hp+".interval", "interval must be a positive duration such as 5s")
 		}

@@ -1,8 +1,10 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"github.com/tlsgate/tlsgate/internal/config"
 	"io"
 	"net/http"
 	"strconv"
@@ -91,7 +93,11 @@ func (c *checkers) checkLoop(ctx context.Context, up *upstream) {
 func (c *checkers) checkOnce(ctx context.Context, up *upstream) (ok bool, reason string) {
 	ctx, cancel := context.WithTimeout(ctx, c.hc.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, up.scheme+"://"+up.host+up.baseRaw+c.hc.Path, nil)
+	url := up.scheme + "://" + up.host + up.baseRaw + c.hc.Path
+	if c.hc.Path == config.GRPCHealthPath {
+		return grpcCheck(ctx, up.rt, url)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return false, "bad check URL: " + err.Error()
 	}
@@ -106,4 +112,42 @@ func (c *checkers) checkOnce(ctx context.Context, up *upstream) (ok bool, reason
 		return false, "GET " + c.hc.Path + ": status " + strconv.Itoa(resp.StatusCode) + ", want " + strconv.Itoa(c.hc.ExpectStatus)
 	}
 	return true, "GET " + c.hc.Path + ": status " + strconv.Itoa(resp.StatusCode)
+}
+
+// grpcCheck calls grpc.health.v1.Health/Check with an empty request (the
+// whole server) over rt, which must speak HTTP/2 (h2c:// or https://).
+// The wire format is small enough to write by hand: a 5-byte frame header
+// before each message, and the answer's one field, status (1 = SERVING).
+func grpcCheck(ctx context.Context, rt http.RoundTripper, url string) (ok bool, reason string) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader([]byte{0, 0, 0, 0, 0}))
+	if err != nil {
+		return false, "bad check URL: " + err.Error()
+	}
+	req.Header.Set("Content-Type", "application/grpc")
+	req.Header.Set("TE", "trailers")
+	req.Header.Set("User-Agent", "tlsgate-health-check")
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		return false, "gRPC health check: " + err.Error()
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxCheckBody))
+	resp.Body.Close()
+	if err != nil {
+		return false, "gRPC health check: " + err.Error()
+	}
+	code := resp.Trailer.Get("Grpc-Status")
+	if code == "" {
+		code = resp.Header.Get("Grpc-Status") // a trailers-only answer
+	}
+	switch {
+	case resp.StatusCode != http.StatusOK:
+		return false, "gRPC health check: HTTP status " + strconv.Itoa(resp.StatusCode)
+	case code != "0":
+		return false, "gRPC health check: grpc-status " + code
+	}
+	// One message: flag, 4-byte length, then field 1 (varint) = status.
+	if len(body) >= 7 && body[5] == 0x08 && body[6] == 1 {
+		return true, "gRPC health check: SERVING"
+	}
+	return false, "gRPC health check: not SERVING"
 }

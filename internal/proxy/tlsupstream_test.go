@@ -17,6 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/tlsgate/tlsgate/internal/config"
 	"github.com/tlsgate/tlsgate/internal/pki"
 	"github.com/tlsgate/tlsgate/internal/testproc"
 )
@@ -267,4 +272,41 @@ func TestWebSocketUpgradeTLS(t *testing.T) {
 	if got, err := br.ReadString('\n'); err != nil || got != "hello\n" {
 		t.Fatalf("echo %q, %v", got, err)
 	}
+}
+
+// A health check with config.GRPCHealthPath asks the gRPC health service of an
+// h2c:// upstream and follows its SERVING status.
+func TestGRPCHealthCheck(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
+	go srv.Serve(ln)
+	t.Cleanup(srv.Stop)
+	up := "h2c://" + ln.Addr().String()
+
+	hc := *fastCheck
+	hc.Path = config.GRPCHealthPath
+	states := NewHealth(HealthOptions{Logger: testLogger(t)})
+	h, err := New(Options{Upstreams: []string{up}, Name: "g", Health: states, HealthCheck: &hc, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Start()
+	t.Cleanup(h.Stop)
+	healthy := func(want bool) func() error {
+		return func() error {
+			if l := states.List(); len(l) != 1 || l[0].Healthy != want {
+				return fmt.Errorf("%+v; want healthy %v", l, want)
+			}
+			return nil
+		}
+	}
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	testproc.Eventually(t, 5*time.Second, "NOT_SERVING takes it out", healthy(false))
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	testproc.Eventually(t, 5*time.Second, "SERVING brings it back", healthy(true))
 }
