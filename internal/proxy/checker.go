@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/tlsgate/tlsgate/internal/config"
 	"io"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/tlsgate/tlsgate/internal/config"
 )
 
 // HealthCheck is a route's active health check: GET Path on every
