@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -168,4 +169,77 @@ func closingBackend(f *testing.F, answer *atomic.Pointer[[]byte]) string {
 		}
 	}()
 	return "http://" + ln.Addr().String()
+}
+
+// FuzzAppendRequest: whatever method, URI, Host and header a request
+// carries, the lean writer either leaves it to net/http or writes exactly
+// one request — nothing an upstream could read as a second, smuggled one —
+// that parses to what net/http's own writer sends.
+func FuzzAppendRequest(f *testing.F) {
+	f.Add("GET", "/a/b?x=1", "app.test", "X-Multi", "a")
+	f.Add("POST", "/p", "h:8443", "User-Agent", "curl/8")
+	f.Add("GET", "/a%2Fb/c%20d?", "[::1]:80", "X-Bad", "a\r\nInjected: 1")
+	f.Add("GET", "/", "app.test\r\nX: y", "X", "v\r\n\r\nGET /smuggled HTTP/1.1")
+	f.Add("PUT", "/x", "b\u00fccher.example", "Transfer-Encoding", "chunked")
+	f.Add("OPTIONS", "*", "", "Content-Length", "5")
+	f.Add("GET", "/", "app.test", "content-length", "5")
+	f.Add("GET", "/", "app.test", "transfer-ENCODING", "chunked")
+	f.Fuzz(func(t *testing.T, method, uri, host, hk, hv string) {
+		u, err := url.ParseRequestURI(uri)
+		if err != nil {
+			return
+		}
+		u.Scheme, u.Host = "http", "upstream.test"
+		req := &http.Request{Method: method, URL: u, Host: host, Header: http.Header{hk: {hv}}, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}
+		b, ok := appendRequest(nil, req)
+		if !ok {
+			return
+		}
+		br := bufio.NewReader(bytes.NewReader(b))
+		got, err := http.ReadRequest(br)
+		if err != nil {
+			t.Fatalf("lean wrote %q, which does not parse: %v", b, err)
+		}
+		if br.Buffered() != 0 {
+			t.Fatalf("lean wrote %q: %d bytes after the request", b, br.Buffered())
+		}
+		if got.ContentLength != 0 || len(got.TransferEncoding) != 0 {
+			t.Fatalf("lean wrote %q: a bodyless request with body framing", b)
+		}
+		var std bytes.Buffer
+		if err := req.Write(&std); err != nil {
+			t.Fatalf("lean wrote %q; net/http refuses the request: %v", b, err)
+		}
+		if framing(hk) && http.CanonicalHeaderKey(hk) != hk {
+			return // net/http writes "content-length", "hOST"... as they are; the lean writer drops them
+		}
+		stdBytes := std.String()
+		want, err := http.ReadRequest(bufio.NewReader(&std))
+		if err != nil || want.ContentLength > 0 || len(want.TransferEncoding) != 0 {
+			return
+		}
+		if got.Method != want.Method || got.RequestURI != want.RequestURI || got.Host != want.Host ||
+			got.ContentLength != want.ContentLength || !sameHeader(got.Header, want.Header) {
+			t.Fatalf("lean:\n%q\nnet/http:\n%q", b, stdBytes)
+		}
+	})
+}
+
+// sameHeader compares headers as sets of values per name.
+func sameHeader(a, b http.Header) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, va := range a {
+		vb := b[k]
+		if len(va) != len(vb) {
+			return false
+		}
+		for i := range va {
+			if va[i] != vb[i] {
+				return false
+			}
+		}
+	}
+	return true
 }

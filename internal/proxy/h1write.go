@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/http"
+	"strings"
 )
 
 // defaultUserAgent is what net/http sends when a request has no
@@ -67,6 +68,14 @@ func appendRequest(b []byte, req *http.Request) (_ []byte, ok bool) {
 		if !isToken(k) {
 			return b, false
 		}
+		if framing(k) {
+			// A key spelled other than canonically ("content-length"):
+			// net/http's parsers never make one, but written out it would
+			// give a bodyless request a body length an upstream believes
+			// (found by FuzzAppendRequest); a second Host could name another
+			// site. Never sent.
+			continue
+		}
 		for _, v := range vs {
 			if !validFieldValue(v) {
 				return b, false
@@ -78,6 +87,17 @@ func appendRequest(b []byte, req *http.Request) (_ []byte, ok bool) {
 		}
 	}
 	return append(b, "\r\n"...), true
+}
+
+// framing reports whether k names, in any case, a header that frames the
+// message or that appendRequest writes itself.
+func framing(k string) bool {
+	switch len(k) {
+	case len("Host"), len("Trailer"), len("User-Agent"), len("Content-Length"), len("Transfer-Encoding"):
+		return strings.EqualFold(k, "Host") || strings.EqualFold(k, "Trailer") || strings.EqualFold(k, "User-Agent") ||
+			strings.EqualFold(k, "Content-Length") || strings.EqualFold(k, "Transfer-Encoding")
+	}
+	return false
 }
 
 // appendRequestURI appends what url.URL.RequestURI returns, without
