@@ -11,24 +11,26 @@ import (
 	"github.com/andybalholm/brotli"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/tlsgate/tlsgate/internal/config"
 )
 
-var all = []string{Zstd, Br, Gzip}
+var all = []string{config.EncodingZstd, config.EncodingBr, config.EncodingGzip}
 
 func TestNegotiate(t *testing.T) {
 	tests := []struct{ accept, want string }{
-		{"gzip, deflate, br, zstd", Zstd}, // equal q: the server's order
-		{"gzip, br", Br},
-		{"gzip", Gzip},
+		{"gzip, deflate, br, zstd", config.EncodingZstd}, // equal q: the server's order
+		{"gzip, br", config.EncodingBr},
+		{"gzip", config.EncodingGzip},
 		{"", ""},
 		{"identity", ""},
 		{"gzip;q=0", ""},
-		{"gzip;q=0, br;q=0.5", Br},
-		{"zstd;q=0.1, gzip;q=0.9", Gzip},
-		{"*", Zstd},
-		{"*;q=0, gzip", Gzip},
-		{"zstd;q=0, *", Br},
-		{"GZIP", Gzip},
+		{"gzip;q=0, br;q=0.5", config.EncodingBr},
+		{"zstd;q=0.1, gzip;q=0.9", config.EncodingGzip},
+		{"*", config.EncodingZstd},
+		{"*;q=0, gzip", config.EncodingGzip},
+		{"zstd;q=0, *", config.EncodingBr},
+		{"GZIP", config.EncodingGzip},
 		{"gzip;q=abc", ""}, // a malformed q is not a yes
 		{"gzip;q=2", ""},
 	}
@@ -69,11 +71,11 @@ func decode(t *testing.T, enc string, b []byte) string {
 	var r io.Reader
 	var err error
 	switch enc {
-	case Gzip:
+	case config.EncodingGzip:
 		r, err = gzip.NewReader(bytes.NewReader(b))
-	case Br:
+	case config.EncodingBr:
 		r = brotli.NewReader(bytes.NewReader(b))
-	case Zstd:
+	case config.EncodingZstd:
 		var d *zstd.Decoder
 		d, err = zstd.NewReader(bytes.NewReader(b))
 		r = d
@@ -108,9 +110,9 @@ func TestHandler(t *testing.T) {
 		wantEnc string
 		vary    bool
 	}{
-		{"zstd first", textH(nil, text), map[string]string{"Accept-Encoding": "gzip, br, zstd"}, Zstd, true},
-		{"br", textH(nil, text), map[string]string{"Accept-Encoding": "gzip, br"}, Br, true},
-		{"gzip", textH(nil, text), map[string]string{"Accept-Encoding": "gzip"}, Gzip, true},
+		{"zstd first", textH(nil, text), map[string]string{"Accept-Encoding": "gzip, br, zstd"}, config.EncodingZstd, true},
+		{"br", textH(nil, text), map[string]string{"Accept-Encoding": "gzip, br"}, config.EncodingBr, true},
+		{"gzip", textH(nil, text), map[string]string{"Accept-Encoding": "gzip"}, config.EncodingGzip, true},
 		{"identity", textH(nil, text), map[string]string{"Accept-Encoding": "identity"}, "", true},
 		{"gzip q=0", textH(nil, text), map[string]string{"Accept-Encoding": "gzip;q=0"}, "", true},
 		{"range", textH(nil, text), map[string]string{"Accept-Encoding": "gzip", "Range": "bytes=0-10"}, "", false},
@@ -175,4 +177,19 @@ func TestHandlerFlush(t *testing.T) {
 		t.Fatalf("first event = %q; want it before the handler ends", s)
 	}
 	close(step)
+}
+
+// TestEncoderForEveryConfigEncoding: the encoding names are config's, so
+// every one config accepts (and its default list) has an encoder here.
+func TestEncoderForEveryConfigEncoding(t *testing.T) {
+	c := Handler(http.NotFoundHandler(), Options{}).(*compressor)
+	d := (&config.Config{Sites: []config.Site{{Compress: &config.Compress{Enabled: true}}}}).WithDefaults()
+	for _, e := range d.Sites[0].Compress.Encodings {
+		if c.pools[e] == nil {
+			t.Errorf("no encoder for %q", e)
+		}
+	}
+	if len(d.Sites[0].Compress.Encodings) != len(c.pools) {
+		t.Errorf("config offers %v; compress has %d encoders", d.Sites[0].Compress.Encodings, len(c.pools))
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/andybalholm/brotli"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/tlsgate/tlsgate/internal/config"
 )
 
 // Options say what to compress. The zero value is not useful; config fills
@@ -29,9 +31,9 @@ type Options struct {
 func Handler(h http.Handler, o Options) http.Handler {
 	c := &compressor{h: h, o: o}
 	c.pools = map[string]*sync.Pool{
-		Gzip: {New: func() any { w, _ := gzip.NewWriterLevel(nil, 5); return w }},
-		Br:   {New: func() any { return brotli.NewWriterLevel(nil, 4) }},
-		Zstd: {New: func() any {
+		config.EncodingGzip: {New: func() any { w, _ := gzip.NewWriterLevel(nil, 5); return w }},
+		config.EncodingBr:   {New: func() any { return brotli.NewWriterLevel(nil, 4) }},
+		config.EncodingZstd: {New: func() any {
 			w, _ := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault))
 			return w
 		}},

@@ -8,13 +8,6 @@ import (
 	"strings"
 )
 
-// Encoding names, as in Accept-Encoding and Content-Encoding.
-const (
-	Zstd = "zstd"
-	Br   = "br"
-	Gzip = "gzip"
-)
-
 // Negotiate picks the encoding to use from offered (in the server's order
 // of preference) for an Accept-Encoding header value; "" means identity.
 // The client's q-values decide first; among equal q-values the server's

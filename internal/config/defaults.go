@@ -90,7 +90,7 @@ func alertDefaults(a *Alerts) {
 
 // defaultCompressEncodings are offered in this order of preference: zstd
 // is fastest for its ratio, br next, gzip is understood everywhere.
-func defaultCompressEncodings() []string { return []string{"zstd", "br", "gzip"} }
+func defaultCompressEncodings() []string { return []string{EncodingZstd, EncodingBr, EncodingGzip} }
 
 // defaultCompressTypes are the media types worth compressing; images,
 // video and archives are compressed already.

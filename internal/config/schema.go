@@ -507,6 +507,13 @@ type Respond struct {
 	Headers map[string]string `yaml:"headers"`
 }
 
+// Compression encodings (Compress.Encodings), as HTTP names them.
+const (
+	EncodingZstd = "zstd"
+	EncodingBr   = "br"
+	EncodingGzip = "gzip"
+)
+
 // Compress is response compression. In YAML it is true/false or a mapping
 // {encodings, min_length, types} (which turns it on). Empty Encodings
 // mean zstd, br, gzip (in that order of preference); zero MinLength means

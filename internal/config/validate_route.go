@@ -132,7 +132,7 @@ func (v *validator) compress(path string, c *Compress) {
 	}
 	for i, e := range c.Encodings {
 		switch e {
-		case "zstd", "br", "gzip":
+		case EncodingZstd, EncodingBr, EncodingGzip:
 		default:
 			v.errf(fmt.Sprintf("%s.encodings[%d]", path, i), "encoding %q is unknown; use zstd, br or gzip", e)
 		}

@@ -7,15 +7,16 @@ import (
 	"strconv"
 
 	"github.com/tlsgate/tlsgate/internal/compress"
+	"github.com/tlsgate/tlsgate/internal/config"
 )
 
 // siblings are the precompressed files a static file may have beside it
 // (made by `zstd -k`, `brotli -k`, `gzip -k`, or a build step), by the
 // encoding they hold, in the order tlsgate prefers among equal q-values.
 var siblings = []struct{ enc, ext string }{
-	{compress.Zstd, ".zst"},
-	{compress.Br, ".br"},
-	{compress.Gzip, ".gz"},
+	{config.EncodingZstd, ".zst"},
+	{config.EncodingBr, ".br"},
+	{config.EncodingGzip, ".gz"},
 }
 
 // precompressed opens the sibling of rel that the client's Accept-Encoding
