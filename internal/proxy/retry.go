@@ -47,6 +47,9 @@ func (b *balancer) prepareBody(req *http.Request, n int) (replay []byte, canRetr
 			return nil, false, err
 		}
 		if complete {
+			// GetBody lets http.Transport itself resend on a kept-alive
+			// connection the upstream had closed.
+			req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
 			return buf, true, nil
 		}
 		// Too big to keep: send what was read, then the rest, once.
@@ -109,6 +112,15 @@ func keepable(req *http.Request, resp *http.Response) bool {
 func keepBody(resp *http.Response) error {
 	buf := make([]byte, resp.ContentLength)
 	_, err := io.ReadFull(resp.Body, buf)
+	if err == nil {
+		// Read on to the end, so trailers (HTTP/2 allows them after a
+		// Content-Length body) are in resp.Trailer when ReverseProxy
+		// copies them.
+		_, err = io.CopyN(io.Discard, resp.Body, 1)
+		if errors.Is(err, io.EOF) {
+			err = nil
+		}
+	}
 	resp.Body.Close()
 	if err != nil {
 		return fmt.Errorf("reading the response body: %w", err)
