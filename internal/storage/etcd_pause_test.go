@@ -40,38 +40,8 @@ func TestEtcdPausedWaiterNeverSecondHolder(t *testing.T) {
 	const prefix = "pause/"
 	holder := newTestEtcd(t, server, prefix, nil) // LockTTL 2s, as pauseChildTTL
 
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), envPauseChild+"="+server.Endpoint+" "+prefix)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	child := testproc.Start(t, cmd)
-	// Cleanups run last first: resume the child before testproc stops it.
-	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGCONT); stdin.Close() })
-	send := func(format string, args ...any) {
-		t.Helper()
-		if _, err := fmt.Fprintf(stdin, format+"\n", args...); err != nil {
-			t.Fatalf("to the child: %v", err)
-		}
-	}
-	waitLine := func(line string) {
-		t.Helper()
-		testproc.Eventually(t, 20*time.Second, "child says "+line, func() error {
-			out := child.Stdout.String()
-			if i := strings.Index(out, "error"); i >= 0 {
-				t.Fatalf("child: %s", out[i:])
-			}
-			if !strings.Contains(out, line+"\n") {
-				return fmt.Errorf("child stdout: %q", out)
-			}
-			return nil
-		})
-	}
+	c := startPauseChild(t, server, prefix)
+	cmd, send, waitLine := c.cmd, c.send, c.waitLine
 	lockKeys := func(name string) []string {
 		resp, err := holder.client.Get(ctx, holder.lockKey(name)+"/", clientv3.WithPrefix(), clientv3.WithKeysOnly())
 		if err != nil {
@@ -227,6 +197,111 @@ func TestEtcdPausedWaiterNeverSecondHolder(t *testing.T) {
 				lastToken = token
 			}
 			lastEnd = tu.end
+		}
+	}
+}
+
+// pauseChild is the member process RunPauseChild runs.
+type pauseChild struct {
+	cmd      *exec.Cmd
+	send     func(format string, args ...any)
+	waitLine func(line string)
+}
+
+func startPauseChild(t *testing.T, server *storagetest.EtcdServer, prefix string) *pauseChild {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), envPauseChild+"="+server.Endpoint+" "+prefix)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := testproc.Start(t, cmd)
+	// Cleanups run last first: resume the child before testproc stops it.
+	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGCONT); stdin.Close() })
+	return &pauseChild{
+		cmd: cmd,
+		send: func(format string, args ...any) {
+			t.Helper()
+			if _, err := fmt.Fprintf(stdin, format+"\n", args...); err != nil {
+				t.Fatalf("to the child: %v", err)
+			}
+		},
+		waitLine: func(line string) {
+			t.Helper()
+			testproc.Eventually(t, 20*time.Second, "child says "+line, func() error {
+				out := child.Stdout.String()
+				if i := strings.Index(out, "error"); i >= 0 {
+					t.Fatalf("child: %s", out[i:])
+				}
+				if !strings.Contains(out, line+"\n") {
+					return fmt.Errorf("child stdout: %q", out)
+				}
+				return nil
+			})
+		},
+	}
+}
+
+// TestEtcdPausedHolderIsFenced is what leases cannot prevent, and what
+// limits it: the holder is paused (SIGSTOP) past its TTL, so a waiter takes
+// the lock while the paused process still believes it holds it. Once
+// resumed, every write the stale holder tries is refused (ErrLockLost),
+// and the new holder's value stands. Repeated with both orders of the new
+// holder's write and the stale holder's resume.
+func TestEtcdPausedHolderIsFenced(t *testing.T) {
+	server := storagetest.StartEtcd(t)
+	ctx := context.Background()
+	const prefix = "pausedholder/"
+	waiter := newTestEtcd(t, server, prefix, nil)
+	c := startPauseChild(t, server, prefix)
+	for round := range 2 {
+		name := fmt.Sprintf("issue_cert_%d.test", round)
+		tag := fmt.Sprintf("%s/child", name)
+		c.send("lock %s %s", name, tag)
+		c.waitLine("held " + name + " " + tag)
+		got := make(chan error, 1)
+		go func() { got <- waiter.Lock(ctx, name) }()
+		if err := c.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		// The paused holder's lease runs out and the waiter takes over.
+		select {
+		case err := <-got:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("the waiter did not get the lock of a holder paused past its TTL")
+		}
+		write := func() {
+			t.Helper()
+			if err := waiter.Store(ctx, "certificates/"+name, []byte("new holder")); err != nil {
+				t.Fatalf("the new holder cannot write: %v", err)
+			}
+		}
+		if round == 0 {
+			write()
+		}
+		if err := c.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+		c.send("stale %s certificates/%s", name, name)
+		if round == 1 {
+			write()
+		}
+		c.waitLine("refused " + name + " certificates/" + name)
+		if v, err := waiter.Load(ctx, "certificates/"+name); err != nil || string(v) != "new holder" {
+			t.Fatalf("value after the stale holder's try: %q, %v; want the new holder's", v, err)
+		}
+		c.send("release %s x", name)
+		c.waitLine("released " + name + " x")
+		if err := waiter.Unlock(ctx, name); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package storage
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -29,6 +30,9 @@ const pauseChildTTL = 2 * time.Second
 //	                  fenced marker turns/TAG/start holding this holder's
 //	                  lock key, then print "held NAME TAG"
 //	unlock NAME TAG   write turns/TAG/end, unlock, print "released NAME TAG"
+//	stale NAME KEY    write KEY, which must be refused (the lock was lost):
+//	                  print "refused NAME KEY"
+//	release NAME X    unlock without writing, print "released NAME X"
 //
 // Any failure prints "error ..." and the parent fails the test.
 func RunPauseChild() {
@@ -75,6 +79,15 @@ func RunPauseChild() {
 				}
 				say("held %s %s", name, tag)
 			}()
+		case "stale": // tag is a storage key: write it, expecting a refusal
+			if err := e.Store(ctx, tag, []byte("stale holder")); errors.Is(err, ErrLockLost) {
+				say("refused %s %s", name, tag)
+			} else {
+				say("error stale holder's write of %s: %v (want ErrLockLost)", tag, err)
+			}
+		case "release": // let go of a lost lock without writing
+			_ = e.Unlock(ctx, name)
+			say("released %s %s", name, tag)
 		case "unlock":
 			if err := e.Store(ctx, "turns/"+tag+"/end", []byte(heldKey(e, name))); err != nil {
 				say("error %s end marker: %v", tag, err)
