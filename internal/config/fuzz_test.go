@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -13,9 +15,27 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("listen: {https: \"${PORT:-:8443}\"}\nsites: [{hosts: [\"${HOST}\"], routes: [{respond: {body: \"$${LITERAL}\"}}]}]\n"))
 	f.Add([]byte("limits: {max_body_bytes: 10MiB, body_read_timeout: 1m30s}\nstorage: {encryption_key_file: ${KEY?needed}}\n"))
 	f.Add([]byte("a: &x [*x]\n"))
+	// Every real config in the repository: mutations start from what
+	// users write.
+	files, _ := filepath.Glob("testdata/*.yaml")
+	examples, _ := filepath.Glob("../../examples/*.yaml")
+	for _, path := range append(files, examples...) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		env := map[string]string{"HOST": "app.test", "PORT": ":9443", "EMPTY": ""}
-		opts := LoadOptions{LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+		// Every other name is set too, so the examples' ${VAR}s expand and
+		// decoding goes on (FuzzExpand covers unset names).
+		opts := LoadOptions{LookupEnv: func(k string) (string, bool) {
+			if v, ok := env[k]; ok {
+				return v, true
+			}
+			return "fuzz", true
+		}}
 		c, err := Parse("fuzz.yaml", data, opts)
 		if err != nil {
 			return
