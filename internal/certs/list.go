@@ -16,15 +16,17 @@ import (
 	"github.com/caddyserver/certmagic"
 	"github.com/mholt/acmez/v3/acme"
 
+	"github.com/tlsgate/tlsgate/internal/config"
 	"github.com/tlsgate/tlsgate/internal/pki"
 )
 
-// Sources of a certificate, as `tlsgate certs` reports them.
+// Sources of a certificate, as `tlsgate certs` reports them: the tls mode
+// of the site it serves, in config's words.
 const (
-	SourceACME  = "acme"
-	SourceLocal = "local"
-	SourceFile  = "file"
-	SourceAdhoc = "adhoc"
+	SourceACME  = config.TLSACME
+	SourceLocal = config.TLSLocal
+	SourceFile  = config.TLSFile
+	SourceAdhoc = config.TLSAdhoc
 )
 
 // CertInfo describes one certificate for `tlsgate certs` and the admin API.
