@@ -64,13 +64,22 @@ func WithPages(h http.Handler, p *Pages) http.Handler {
 	})
 }
 
-// Error answers status for tlsgate itself: with the site's page for status
-// when the client's Accept names that page's type (text/html, or text/*;
-// */* does not count, so curl and API clients keep the short text), else
-// with Text and the caller's text. Headers set before (WWW-Authenticate,
-// Retry-After) stay.
+// Error answers status for tlsgate itself with the pages WithPages gave r
+// (see Pages.Error).
 func Error(w http.ResponseWriter, r *http.Request, status int, text []byte) {
-	if p, _ := r.Context().Value(pagesKey{}).(*Pages); p != nil {
+	p, _ := r.Context().Value(pagesKey{}).(*Pages)
+	p.Error(w, r, status, text)
+}
+
+// Error answers status for tlsgate itself: with p's page for status when
+// the client's Accept names that page's type (text/html, or text/*; */*
+// does not count, so curl and API clients keep the short text), else with
+// Text and the caller's text. Headers set before (WWW-Authenticate,
+// Retry-After) stay. It is for callers that hold the site's pages before
+// WithPages has run (the 431 check in front of a site's handler); a nil p
+// always writes the text.
+func (p *Pages) Error(w http.ResponseWriter, r *http.Request, status int, text []byte) {
+	if p != nil {
 		if pg, ok := p.byStatus[status]; ok && accepts(r.Header.Values("Accept"), pg.media) {
 			h := w.Header()
 			h["Content-Type"] = pg.ctype

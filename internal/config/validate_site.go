@@ -33,19 +33,17 @@ func (v *validator) sites() {
 }
 
 // ErrorPageStatuses are the answers tlsgate makes itself that error_pages
-// may replace: auth (401, 403), body limits (408, 413), rate limits (429)
-// and upstream failures (502, 503, 504).
-func ErrorPageStatuses() []int { return []int{401, 403, 408, 413, 429, 502, 503, 504} }
+// may replace: auth (401, 403), body limits (408, 413), rate limits (429),
+// header blocks over limits.max_header_bytes (431, answered once the site
+// is chosen) and upstream failures (502, 503, 504). 421 is not one: it
+// says no site (or not this connection's) serves the request.
+func ErrorPageStatuses() []int { return []int{401, 403, 408, 413, 429, 431, 502, 503, 504} }
 
 func (v *validator) errorPages(path string, pages map[string]string) {
 	for _, code := range slices.Sorted(maps.Keys(pages)) {
 		file, p := pages[code], path+"."+code
 		n, err := strconv.Atoi(code)
-		switch {
-		case n == 431:
-			v.errf(p, "431 answers are written by Go's HTTP server while it reads the headers, before any site is chosen, so no site's page can be served for them; remove it")
-			continue
-		case err != nil || !slices.Contains(ErrorPageStatuses(), n):
+		if err != nil || !slices.Contains(ErrorPageStatuses(), n) {
 			v.errf(p, "%q is not a status tlsgate answers by itself; use one of %v", code, ErrorPageStatuses())
 			continue
 		}

@@ -49,7 +49,7 @@ func (s *Server) compile(ctx context.Context, cfg *config.Config) (*Runtime, err
 		maxHeaderBytes: int64(s.limits.MaxHeaderBytes)}
 	byHost := make(map[string]*site)
 	for i, sc := range cfg.Sites {
-		handler, err := s.compileRoutes(cfg, i, trusted, rt)
+		handler, pages, err := s.compileRoutes(cfg, i, trusted, rt)
 		if err != nil {
 			return nil, err
 		}
@@ -58,7 +58,7 @@ func (s *Server) compile(ctx context.Context, cfg *config.Config) (*Runtime, err
 			at := fmt.Sprintf("sites[%d].client_auth", i)
 			return nil, fmt.Errorf("%s: %s: %w", cfg.Position(at), at, err)
 		}
-		st := &site{hosts: sc.Hosts, handler: handler, source: sources[i], auth: ca, defaultName: firstPlainHost(sc.Hosts), noLog: isFalse(sc.AccessLog), strictHost: sc.StrictHost == nil || *sc.StrictHost}
+		st := &site{hosts: sc.Hosts, handler: handler, source: sources[i], auth: ca, pages: pages, defaultName: firstPlainHost(sc.Hosts), noLog: isFalse(sc.AccessLog), strictHost: sc.StrictHost == nil || *sc.StrictHost}
 		st.tls = s.siteTLSConfig(st, ca)
 		st.tls.SetSessionTicketKeys(s.tickets.forSite(sc.Hosts))
 		rt.sites = append(rt.sites, st)
@@ -101,16 +101,17 @@ func acmeSettings(cfg *config.Config) certs.ACME {
 	return a
 }
 
-// compileRoutes builds site i's handler: its routes behind its edge policy.
+// compileRoutes builds site i's handler: its routes behind its edge policy;
+// it returns the site's error pages too, for answers made before the handler.
 // Its proxy routes join rt.proxies, whose health checks start with rt.
-func (s *Server) compileRoutes(cfg *config.Config, i int, trusted []netip.Prefix, rt *Runtime) (http.Handler, error) {
+func (s *Server) compileRoutes(cfg *config.Config, i int, trusted []netip.Prefix, rt *Runtime) (http.Handler, *answer.Pages, error) {
 	sc := cfg.Sites[i]
 	routes := make([]route.Route, 0, len(sc.Routes))
 	for j, rc := range sc.Routes {
 		at := fmt.Sprintf("sites[%d].routes[%d]", i, j)
 		h, err := s.compileAction(rc, trusted, firstPlainHost(sc.Hosts)+rc.Path)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", cfg.Position(at), at, err)
+			return nil, nil, fmt.Errorf("%s: %s: %w", cfg.Position(at), at, err)
 		}
 		if ph, ok := h.(*proxy.Handler); ok {
 			rt.proxies = append(rt.proxies, ph)
@@ -125,7 +126,7 @@ func (s *Server) compileRoutes(cfg *config.Config, i int, trusted []netip.Prefix
 				if rc.CORS == nil {
 					at = fmt.Sprintf("sites[%d].cors", i)
 				}
-				return nil, fmt.Errorf("%s: %s: %w", cfg.Position(at), at, err)
+				return nil, nil, fmt.Errorf("%s: %s: %w", cfg.Position(at), at, err)
 			}
 		}
 		// --- traffic: request body limits (issue 12) ---
@@ -142,7 +143,7 @@ func (s *Server) compileRoutes(cfg *config.Config, i int, trusted []netip.Prefix
 		// --- access control (access.go): IP lists → rate limit → auth,
 		// all outside CORS; auth lets preflights through to CORS uncredentialed.
 		if h, err = s.compileAccess(cfg, i, j, h, trusted); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		// --- end access control
 		h = routeLog(h, rc.Path, isFalse(rc.AccessLog))
@@ -160,9 +161,9 @@ func (s *Server) compileRoutes(cfg *config.Config, i int, trusted []netip.Prefix
 	pages, err := readErrorPages(sc.ErrorPages)
 	if err != nil {
 		at := fmt.Sprintf("sites[%d].error_pages", i)
-		return nil, fmt.Errorf("%s: %s: %w", cfg.Position(at), at, err)
+		return nil, nil, fmt.Errorf("%s: %s: %w", cfg.Position(at), at, err)
 	}
-	return answer.WithPages(h, pages), nil
+	return answer.WithPages(h, pages), pages, nil
 }
 
 // readErrorPages reads a site's error_pages (validated: the keys are

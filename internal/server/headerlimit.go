@@ -38,8 +38,10 @@ func headerBlockSize(r *http.Request) int64 {
 var headerTooLargeBody = []byte("431 Request Header Fields Too Large\n")
 
 // headerTooLarge answers 431 and closes an HTTP/1.1 connection, as Go's
-// server does for the blocks it refuses.
-func headerTooLarge(w http.ResponseWriter) {
+// server does for the blocks it refuses. The check runs once the site is
+// chosen, so the answer is the site's 431 error page for clients that
+// accept it (pages is that site's error_pages), the short text otherwise.
+func headerTooLarge(w http.ResponseWriter, r *http.Request, pages *answer.Pages) {
 	w.Header().Set("Connection", "close")
-	answer.Text(w, http.StatusRequestHeaderFieldsTooLarge, headerTooLargeBody)
+	pages.Error(w, r, http.StatusRequestHeaderFieldsTooLarge, headerTooLargeBody)
 }

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 
 	"github.com/tlsgate/tlsgate/internal/accesslog"
+	"github.com/tlsgate/tlsgate/internal/answer"
 	"github.com/tlsgate/tlsgate/internal/certs"
 	"github.com/tlsgate/tlsgate/internal/config"
 	"github.com/tlsgate/tlsgate/internal/proxy"
@@ -56,6 +57,9 @@ type site struct {
 	// it is also the site's name in logs and metrics.
 	defaultName string
 	noLog       bool // access_log: false
+	// pages are the site's error_pages (nil: none), for the 431 answered
+	// before handler (which gives them to every answer inside it).
+	pages *answer.Pages
 	// strictHost: a Host no site lists, on a connection whose SNI picked
 	// this site, gets 421 (sites[].strict_host).
 	strictHost bool
@@ -150,7 +154,7 @@ func (rt *Runtime) serveSite(w http.ResponseWriter, r *http.Request) {
 	proxy.DropLookalikes(r.Header)
 	accesslog.SetSite(r, s.defaultName, s.noLog)
 	if rt.maxHeaderBytes > 0 && headerBlockSize(r) > rt.maxHeaderBytes {
-		headerTooLarge(w)
+		headerTooLarge(w, r, s.pages)
 		return
 	}
 	if s.auth != nil && r.TLS != nil && !s.auth.allows(r.TLS) {

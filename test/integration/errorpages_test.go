@@ -80,3 +80,53 @@ sites:
 		})
 	}
 }
+
+// TestErrorPage431: a header block over limits.max_header_bytes gets the
+// site's 431 page when the client accepts HTML and the short text from
+// curl, over HTTP/1.1 and HTTP/2; a block past the room Go's server reads
+// (twice the limit, at least 64 KiB past it) still gets Go's own text.
+func TestErrorPage431(t *testing.T) {
+	t.Parallel()
+	skipShort(t, "curl")
+	g := newGateConfig(t)
+	if err := os.WriteFile(filepath.Join(g.Dir, "431.html"), []byte("<h1>Too many cookies</h1>\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inst := startWith(t, g, header+`
+limits: {max_header_bytes: 4KiB}
+sites:
+  - hosts: [big.test]
+    tls: local
+    error_pages: {431: ./431.html}
+    routes: [{path: /, respond: {body: ok}}]
+`)
+	browser := "Accept: text/html,application/xhtml+xml,*/*;q=0.8"
+	big := "X-Big: " + strings.Repeat("a", 16<<10)
+	huge := "X-Big: " + strings.Repeat("a", 80<<10)
+	for _, tc := range []struct {
+		name  string
+		extra []string
+		ctype string
+		body  string
+	}{
+		{"page to a browser", []string{"-H", browser, "-H", big}, "text/html; charset=utf-8", "<h1>Too many cookies</h1>\n"},
+		{"page to a browser over h2", []string{"--http2", "-H", browser, "-H", big}, "text/html; charset=utf-8", "<h1>Too many cookies</h1>\n"},
+		{"text to curl", []string{"-H", big}, "text/plain; charset=utf-8", "431 Request Header Fields Too Large"},
+		{"Go's own past the room", []string{"--http1.1", "-H", browser, "-H", huge}, "text/plain; charset=utf-8", "431 Request Header Fields Too Large"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"--cacert", inst.RootPath(), "-D", "-"}, tc.extra...)
+			r := curl(t, inst, "big.test", "/", args...)
+			head, body, _ := strings.Cut(r.Stdout, "\r\n\r\n")
+			if !strings.HasPrefix(head, "HTTP/1.1 431") && !strings.HasPrefix(head, "HTTP/2 431") {
+				t.Fatalf("status line: %s (%s); want 431", strings.SplitN(head, "\r\n", 2)[0], r.Stderr)
+			}
+			if !strings.Contains(strings.ToLower(head), "content-type: "+tc.ctype+"\r\n") {
+				t.Errorf("headers lack Content-Type: %s:\n%s", tc.ctype, head)
+			}
+			if !strings.HasPrefix(body, tc.body) {
+				t.Errorf("body %q; want it to start with %q", body, tc.body)
+			}
+		})
+	}
+}
