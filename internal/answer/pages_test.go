@@ -54,6 +54,40 @@ func TestError(t *testing.T) {
 	}
 }
 
+// Pages.Error is what callers holding a site's pages before WithPages use
+// (the 431 check); a nil Pages, a site without pages, writes the text.
+func TestPagesError(t *testing.T) {
+	html := filepath.Join(t.TempDir(), "431.html")
+	if err := os.WriteFile(html, []byte("<h1>too big</h1>"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pages, err := ReadPages(map[int]string{431: html})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := []byte("431 Request Header Fields Too Large\n")
+	for _, tc := range []struct {
+		name     string
+		pages    *Pages
+		accept   string
+		wantBody string
+	}{
+		{"browser", pages, "text/html", "<h1>too big</h1>"},
+		{"curl", pages, "*/*", string(text)},
+		{"no pages", nil, "text/html", string(text)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.Header.Set("Accept", tc.accept)
+			w := httptest.NewRecorder()
+			tc.pages.Error(w, r, 431, text)
+			if w.Code != 431 || w.Body.String() != tc.wantBody {
+				t.Errorf("got %d %q; want 431 %q", w.Code, w.Body.String(), tc.wantBody)
+			}
+		})
+	}
+}
+
 func TestReadPagesMissing(t *testing.T) {
 	if _, err := ReadPages(map[int]string{502: filepath.Join(t.TempDir(), "nope.html")}); err == nil {
 		t.Fatal("a missing page file loaded")
