@@ -112,11 +112,18 @@ func TestRequestID(t *testing.T) {
 	}
 }
 
+// startWriter is NewWriter with a bound of limit pending bytes.
+func startWriter(o Output, limit int, dropped func()) *Writer {
+	w := newWriter(o, limit, dropped)
+	go w.run()
+	return w
+}
+
 func TestWriterDropsWhenFull(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "access.log")
 	dropped := 0
-	w := newWriter(Output{Path: path}, 4, func() { dropped++ })
+	w := startWriter(Output{Path: path}, 4, func() { dropped++ })
 	// Fill faster than any disk: at most queue + in-flight lines wait, the
 	// rest are dropped, and Line never blocks.
 	for range 10000 {
@@ -134,14 +141,14 @@ func TestWriterDropsWhenFull(t *testing.T) {
 		t.Errorf("written %d + dropped %d != 10000", written, dropped)
 	}
 	if dropped == 0 {
-		t.Errorf("a queue of 4 took 10000 lines without dropping")
+		t.Errorf("a queue of 4 bytes took 10000 lines without dropping")
 	}
 }
 
 func TestWriterReopen(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "access.log")
-	w := newWriter(Output{Path: path}, 100, nil)
+	w := startWriter(Output{Path: path}, 1<<20, nil)
 	w.Line([]byte("one\n"))
 	waitFor(t, func() bool { b, _ := os.ReadFile(path); return string(b) == "one\n" })
 	if err := os.Rename(path, path+".1"); err != nil {
@@ -171,7 +178,7 @@ func TestWriterReopen(t *testing.T) {
 func TestMiddleware(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "a.log")
 	sink := &Sink{Metrics: NewMetrics()}
-	m := &Middleware{Sink: sink, W: newWriter(Output{Path: path}, 100, nil), Format: appendJSON, Redact: []string{"token"}}
+	m := &Middleware{Sink: sink, W: startWriter(Output{Path: path}, 1<<20, nil), Format: appendJSON, Redact: []string{"token"}}
 	var backendID string
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		SetSite(r, "example.com", false)
@@ -221,7 +228,7 @@ func waitFor(t *testing.T, ok func() bool) {
 // closed Writer: the line is dropped and counted, never a panic.
 func TestLineAfterClose(t *testing.T) {
 	var dropped int
-	w := newWriter(Output{Path: filepath.Join(t.TempDir(), "a.log")}, 10, func() { dropped++ })
+	w := startWriter(Output{Path: filepath.Join(t.TempDir(), "a.log")}, 10, func() { dropped++ })
 	if err := w.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -248,8 +255,9 @@ func (c *chunkRecorder) Write(p []byte) (int, error) {
 // writes, so a line split across two would be split across two files.
 func TestWritesHoldWholeLines(t *testing.T) {
 	rec := &chunkRecorder{}
-	w := &Writer{lines: make(chan []byte, 1000), reopen: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), out: rec}
-	// Queue a burst before the goroutine starts, so the buffer fills.
+	w := newWriter(Output{Path: "stdout"}, 1<<20, nil)
+	w.out = rec
+	// Queue a burst before the goroutine starts, so a batch is over a chunk.
 	for i := range 500 {
 		w.Line([]byte(fmt.Sprintf("%d %s\n", i, strings.Repeat("x", 100+i*7%3000))))
 	}

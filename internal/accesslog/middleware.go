@@ -82,7 +82,7 @@ func (m *Middleware) Serve(w http.ResponseWriter, r *http.Request, next http.Han
 	}
 	bp := bufPool.Get().(*[]byte)
 	line := m.Format((*bp)[:0], rec)
-	m.W.Line(append([]byte(nil), line...))
+	m.W.Line(line)
 	*bp = line
 	bufPool.Put(bp)
 }

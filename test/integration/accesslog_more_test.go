@@ -45,10 +45,16 @@ sites:
 	}
 	var current string
 	var backups []string
-	eventually(t, 10*time.Second, "a rotated file", func() error {
+	// Lines reach the file in batches (accesslog's flushDelay): wait for
+	// the last request's.
+	last := fmt.Sprintf("/?n=%d&", sent-1)
+	eventually(t, 10*time.Second, "a rotated file ending with the last request", func() error {
 		current, backups = accessLogFiles(t, dir, "access")
 		if len(backups) == 0 {
 			return fmt.Errorf("no backup in %s", dir)
+		}
+		if b, _ := os.ReadFile(current); !strings.Contains(string(b), last) {
+			return fmt.Errorf("%s has no line for %s yet", current, last)
 		}
 		return nil
 	})
