@@ -226,6 +226,13 @@ func (c *Config) WithDefaultsFrom(env DefaultsEnv) *Config {
 	}
 	orDefault(&d.Listen.HTTP, defaultHTTPAddr)
 	orDefault(&d.Listen.HTTPS, defaultHTTPSAddr)
+	// HTTP/3 follows the https address: same port, UDP. A unix socket has
+	// no UDP twin, so HTTP/3 is off then unless set.
+	if h := *d.Listen.HTTPS; strings.HasPrefix(h, "unix:") {
+		orDefault(&d.Listen.HTTP3, "")
+	} else {
+		orDefault(&d.Listen.HTTP3, h)
+	}
 	orDefault(&d.Admin, defaultAdminAddr)
 	setDuration(&d.ShutdownTimeout, defaultShutdownTimeout)
 	setDuration(&d.RenewInterval, defaultRenewInterval)

@@ -38,6 +38,7 @@ sites:
 		{"data_dir", d.DataDir, "/home/u/.local/share/tlsgate"},
 		{"listen.http", *d.Listen.HTTP, ":80"},
 		{"listen.https", *d.Listen.HTTPS, ":443"},
+		{"listen.http3", *d.Listen.HTTP3, ":443"},
 		{"admin", *d.Admin, "127.0.0.1:2019"},
 		{"shutdown_timeout", d.ShutdownTimeout, Duration(30 * time.Second)},
 		{"max_header_bytes", d.Limits.MaxHeaderBytes, ByteSize(1 << 20)},

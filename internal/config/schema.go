@@ -79,6 +79,9 @@ type Config struct {
 type Listen struct {
 	HTTP  *string `yaml:"http"`
 	HTTPS *string `yaml:"https"`
+	// HTTP3 is the UDP address HTTP/3 (QUIC) listens on; nil means the
+	// https address (when that is a TCP address), "" turns HTTP/3 off.
+	HTTP3 *string `yaml:"http3"`
 	// ProxyProtocol, when set, reads PROXY protocol v1/v2 headers on both
 	// listeners from the peers it trusts; nil means no peer may send one.
 	ProxyProtocol *ProxyProtocol `yaml:"proxy_protocol"`

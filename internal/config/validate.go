@@ -67,6 +67,14 @@ func (v *validator) top() {
 	if http != "" && http == https && !strings.HasSuffix(http, ":0") {
 		v.errf("listen.https", "%q is also listen.http; give HTTP and HTTPS different ports", https)
 	}
+	// An http3 equal to https (the default) has https's problems, told there.
+	if h3 := *c.Listen.HTTP3; h3 != "" && h3 != https {
+		if strings.HasPrefix(h3, "unix:") {
+			v.errf("listen.http3", "%q: HTTP/3 runs over UDP and needs HOST:PORT, e.g. \":443\"; \"\" turns it off", h3)
+		} else if p := addrProblem(h3); p != "" {
+			v.errf("listen.http3", "%s", p)
+		}
+	}
 	v.admin(*c.Admin)
 	if a := c.AccessLog; a != nil {
 		switch a.Format {

@@ -21,16 +21,19 @@ const (
 	RoleHTTPS Role = "https"
 	RoleHTTP  Role = "http"
 	RoleAdmin Role = "admin"
+	// RoleHTTP3 is HTTP/3 over QUIC, on UDP.
+	RoleHTTP3 Role = "http3"
 )
 
 // roles are the listener roles in the order they are reported.
-func roles() []Role { return []Role{RoleHTTPS, RoleHTTP, RoleAdmin} }
+func roles() []Role { return []Role{RoleHTTPS, RoleHTTP3, RoleHTTP, RoleAdmin} }
 
 // listenAddrs are the addresses cfg wants per listener role; "" is off.
 func listenAddrs(cfg *config.Config) map[Role]string {
 	return map[Role]string{
 		RoleHTTPS: *cfg.Listen.HTTPS,
 		RoleHTTP:  *cfg.Listen.HTTP,
+		RoleHTTP3: *cfg.Listen.HTTP3,
 		RoleAdmin: *cfg.Admin,
 	}
 }
@@ -47,10 +50,21 @@ func (s *Server) openLocked(cfg *config.Config) (map[Role]*boundListener, error)
 		if b := s.bound[role]; b != nil && b.addr == addr {
 			continue
 		}
+		if role == RoleHTTP3 {
+			b, err := s.listenHTTP3(addr)
+			if err != nil {
+				for _, b := range opened {
+					b.close()
+				}
+				return nil, err
+			}
+			opened[role] = b
+			continue
+		}
 		ln, err := listen(role, addr)
 		if err != nil {
 			for _, b := range opened {
-				b.ln.Close()
+				b.close()
 			}
 			return nil, err
 		}
@@ -90,11 +104,12 @@ func (s *Server) switchLocked(cfg *config.Config, opened map[Role]*boundListener
 			delete(s.bound, role)
 		}
 	}
+	s.setAltSvcLocked()
 }
 
 func (s *Server) closeBound(role Role, b *boundListener) {
 	b.closing.Store(true)
-	b.ln.Close()
+	b.close()
 	s.logger.Info("stopped listening", "role", role, "address", b.addr)
 }
 
@@ -111,6 +126,8 @@ func (s *Server) serve(role Role, b *boundListener) {
 			err = s.http.Serve(b.ln)
 		case RoleAdmin:
 			err = s.admin.Serve(b.ln)
+		case RoleHTTP3:
+			err = s.h3.ServeListener(b.qln)
 		}
 		if b.closing.Load() || errors.Is(err, http.ErrServerClosed) {
 			return
@@ -125,7 +142,7 @@ func (s *Server) logServing() {
 	attrs := []any{}
 	for _, role := range roles() {
 		if b := s.bound[role]; b != nil {
-			attrs = append(attrs, string(role), b.ln.Addr().String())
+			attrs = append(attrs, string(role), b.localAddr().String())
 		}
 	}
 	s.reloadMu.Unlock()
@@ -143,7 +160,7 @@ func (s *Server) Addr(role Role) net.Addr {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	if b := s.bound[role]; b != nil {
-		return b.ln.Addr()
+		return b.localAddr()
 	}
 	return nil
 }

@@ -77,14 +77,23 @@ func (rt *Runtime) siteForHello(hello *tls.ClientHelloInfo) *site {
 // siteForLocalAddr applies the no-SNI rule: the site listing the address
 // the client connected to, else default_sni's site, else the only site.
 func (rt *Runtime) siteForLocalAddr(addr net.Addr) *site {
-	if ta, ok := addr.(*net.TCPAddr); ok {
-		if ip, ok := netip.AddrFromSlice(ta.IP); ok {
-			if s := rt.byIP[ip.Unmap()]; s != nil {
-				return s
-			}
+	if ip, ok := netip.AddrFromSlice(addrIP(addr)); ok {
+		if s := rt.byIP[ip.Unmap()]; s != nil {
+			return s
 		}
 	}
 	return rt.fallback
+}
+
+// addrIP is the IP of a TCP (h1/h2) or UDP (h3) address, else nil.
+func addrIP(addr net.Addr) net.IP {
+	switch a := addr.(type) {
+	case *net.TCPAddr:
+		return a.IP
+	case *net.UDPAddr:
+		return a.IP
+	}
+	return nil
 }
 
 // certificateName is the name a site's certificate must cover for hello.
@@ -92,8 +101,8 @@ func (s *site) certificateName(hello *tls.ClientHelloInfo) string {
 	if hello.ServerName != "" {
 		return hello.ServerName
 	}
-	if ta, ok := hello.Conn.LocalAddr().(*net.TCPAddr); ok {
-		ip := ta.IP.String()
+	if lip := addrIP(hello.Conn.LocalAddr()); lip != nil {
+		ip := lip.String()
 		for _, h := range s.hosts {
 			if h == ip {
 				return ip

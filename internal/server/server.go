@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/certmagic"
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
 
 	"github.com/tlsgate/tlsgate/internal/access"
 	"github.com/tlsgate/tlsgate/internal/accesslog"
@@ -108,6 +110,10 @@ type Server struct {
 	rt atomic.Pointer[Runtime]
 
 	https, http, admin *http.Server
+	h3                 *http3.Server
+	// altSvc is the Alt-Svc value for h1/h2 answers (nil: HTTP/3 off);
+	// set with the bound listeners.
+	altSvc atomic.Pointer[string]
 
 	// reloadMu serialises reloads and guards bound.
 	reloadMu sync.Mutex
@@ -118,10 +124,28 @@ type Server struct {
 	serving  sync.WaitGroup
 }
 
+// boundListener is one bound address: a TCP or unix listener (ln), or for
+// HTTP/3 a UDP socket (pc) and the QUIC listener on it (qln).
 type boundListener struct {
 	addr    string
 	ln      net.Listener
+	pc      net.PacketConn
+	qln     *quic.Listener
 	closing atomic.Bool
+}
+
+func (b *boundListener) close() error {
+	if b.ln != nil {
+		return b.ln.Close()
+	}
+	return errors.Join(b.qln.Close(), b.pc.Close())
+}
+
+func (b *boundListener) localAddr() net.Addr {
+	if b.ln != nil {
+		return b.ln.Addr()
+	}
+	return b.pc.LocalAddr()
 }
 
 // New loads and compiles the config and binds its listeners; it does not
@@ -170,7 +194,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		tickets:   newTicketKeys(),
 		started:   opts.Now(),
 		bound:     make(map[Role]*boundListener),
-		serveErr:  make(chan error, 3),
+		serveErr:  make(chan error, 4),
 		alog:      newAccessSink(),
 		limits:    cfg.Limits,
 		capStats:  map[Role]*capStats{RoleHTTPS: {}, RoleHTTP: {}},
@@ -192,7 +216,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	rt, err := s.compile(ctx, cfg)
 	if err != nil {
 		for _, b := range opened {
-			b.ln.Close()
+			b.close()
 		}
 		mgr.Stop()
 		storeCloser.Close()
@@ -212,15 +236,14 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 func (s *Server) newHTTPServers(cfg *config.Config) {
 	errorLog := slog.NewLogLogger(s.logger.With("component", "http").Handler(), slog.LevelDebug)
 	limits := cfg.Limits
+	// One handler for h1, h2 and h3: the Runtime in service.
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.rt.Load().ServeHTTP(w, r)
+	})
+	s.newHTTP3Server(handler)
 	s.https = &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			s.rt.Load().ServeHTTP(w, r)
-		}),
-		TLSConfig: &tls.Config{
-			MinVersion:         tls.VersionTLS12,
-			NextProtos:         []string{"h2", "http/1.1"},
-			GetConfigForClient: s.configForClient,
-		},
+		Handler:           s.withAltSvc(handler),
+		TLSConfig:         s.tlsConfig(),
 		MaxHeaderBytes:    headerReadLimit(int64(limits.MaxHeaderBytes)),
 		ReadHeaderTimeout: time.Duration(limits.ReadHeaderTimeout),
 		IdleTimeout:       time.Duration(limits.IdleTimeout),
@@ -244,6 +267,16 @@ func (s *Server) newHTTPServers(cfg *config.Config) {
 		Handler:           admin.Handler(s, s.opts.Version, append(append(s.alog.Metrics.Collectors(), newCapCollector(s.capStats), s.health), s.events.Collectors()...)...),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          errorLog,
+	}
+}
+
+// tlsConfig is the TLS policy of the client listeners (https and http3,
+// which sets its own ALPN): the site's, chosen per handshake.
+func (s *Server) tlsConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		NextProtos:         []string{"h2", "http/1.1"},
+		GetConfigForClient: s.configForClient,
 	}
 }
 
@@ -319,12 +352,20 @@ func (s *Server) shutdown() error {
 	s.reloadMu.Unlock()
 
 	var wg sync.WaitGroup
-	errs := make([]error, 3)
+	errs := make([]error, 4)
 	for i, srv := range []*http.Server{s.https, s.http, s.admin} {
 		wg.Go(func() { errs[i] = srv.Shutdown(ctx) })
 	}
+	wg.Go(func() { errs[3] = s.shutdownHTTP3(ctx) })
 	wg.Wait()
 	s.serving.Wait()
+	// http3.Server does not close listeners it was handed: the QUIC
+	// listener and UDP socket go now that its connections are done.
+	s.reloadMu.Lock()
+	if b := s.bound[RoleHTTP3]; b != nil {
+		b.close()
+	}
+	s.reloadMu.Unlock()
 	// Under reloadMu: the checkers were started by whichever reload ran last.
 	s.reloadMu.Lock()
 	s.rt.Load().stopUpstreams()
@@ -384,7 +425,7 @@ func (s *Server) reload(ctx context.Context) error {
 	rt, err := s.compile(ctx, cfg)
 	if err != nil {
 		for _, b := range opened {
-			b.ln.Close()
+			b.close()
 		}
 		s.health.Retain(old.healthKeys()) // forget what the failed compile added
 		return err

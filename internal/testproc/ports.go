@@ -6,6 +6,7 @@ package testproc
 import (
 	"bytes"
 	"net"
+	"strconv"
 	"sync"
 	"testing"
 )
@@ -19,7 +20,8 @@ var given struct {
 }
 
 // FreePort asks the kernel for a free 127.0.0.1 port that this process has
-// not handed out before. Another process may take it before we use it; the
+// not handed out before, free for TCP and for UDP both: an HTTPS port is
+// also HTTP/3's UDP port by default (listen.http3). Another process may take it before we use it; the
 // window is small enough for tests.
 func FreePort(t testing.TB) int {
 	t.Helper()
@@ -35,10 +37,17 @@ func FreePort(t testing.TB) int {
 		}
 		port := ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
-		if !given.ports[port] {
-			given.ports[port] = true
-			return port
+		if given.ports[port] {
+			continue
 		}
+		pc, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			given.ports[port] = true // taken for UDP: never offer it
+			continue
+		}
+		pc.Close()
+		given.ports[port] = true
+		return port
 	}
 }
 
