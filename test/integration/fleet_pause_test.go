@@ -76,22 +76,7 @@ func testFleetPausedWaiter(t *testing.T, releaseFirst bool) {
 		release()
 	}
 
-	pool := p.roots(t)
-	var serial string
-	for i, inst := range insts {
-		eventually(t, 45*time.Second, fmt.Sprintf("member %d serves a Pebble certificate", i), func() error {
-			leaf, err := served(inst, "fleet.example.com", pool)
-			if err != nil {
-				return err
-			}
-			if s := leaf.SerialNumber.Text(16); serial == "" {
-				serial = s
-			} else if s != serial {
-				t.Fatalf("member %d serves serial %s, the other %s: one certificate must be shared", i, s, serial)
-			}
-			return nil
-		})
-	}
+	fleetServesOneCertificate(t, insts, p.roots(t), 45*time.Second)
 	if n := p.orders(); n != 1 {
 		t.Errorf("Pebble took %d orders; want exactly 1", n)
 	}

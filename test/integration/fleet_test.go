@@ -77,21 +77,7 @@ func testFleet(t *testing.T, members int, challenge string, outage bool) {
 	}
 
 	pool := p.roots(t)
-	var serial string
-	for i, inst := range insts {
-		eventually(t, 30*time.Second, fmt.Sprintf("member %d serves a Pebble certificate", i), func() error {
-			leaf, err := served(inst, "fleet.example.com", pool)
-			if err != nil {
-				return err
-			}
-			if s := leaf.SerialNumber.Text(16); serial == "" {
-				serial = s
-			} else if s != serial {
-				t.Fatalf("member %d serves serial %s; member 0 serves %s: one certificate must be shared", i, s, serial)
-			}
-			return nil
-		})
-	}
+	fleetServesOneCertificate(t, insts, pool, 30*time.Second)
 	if n := p.orders(); n != 1 {
 		t.Errorf("Pebble took %d orders; want 1 for the whole fleet", n)
 	}
@@ -202,4 +188,26 @@ func TestStorageEncryptedFiles(t *testing.T) {
 	again.writeConfig(t, header+p.acmeConfig("http-01")+fleetSite)
 	again.Proc = startProc(t, noKey.Dir, "run", "-c", again.ConfigPath)
 	again.mustLog(t, "set storage.encryption_key_file to the key it was written with", 20*time.Second)
+}
+
+// fleetServesOneCertificate waits until every member serves a Pebble
+// certificate for fleet.example.com, and fails unless all serve the same
+// one: the fleet shares one certificate through storage.
+func fleetServesOneCertificate(t *testing.T, insts []*instance, pool *x509.CertPool, wait time.Duration) {
+	t.Helper()
+	var serial string
+	for i, inst := range insts {
+		eventually(t, wait, fmt.Sprintf("member %d serves a Pebble certificate", i), func() error {
+			leaf, err := served(inst, "fleet.example.com", pool)
+			if err != nil {
+				return err
+			}
+			if s := leaf.SerialNumber.Text(16); serial == "" {
+				serial = s
+			} else if s != serial {
+				t.Fatalf("member %d serves serial %s, an earlier member %s: one certificate must be shared", i, s, serial)
+			}
+			return nil
+		})
+	}
 }

@@ -539,6 +539,14 @@ func TestUvicornRollingRestart(t *testing.T) {
 	waitFor(t, 10*time.Second, "load running", func() bool { return total.Load() >= 50 })
 	for i, port := range ports {
 		procs[i].Signal(t, syscall.SIGTERM)
+		// Debian's Uvicorn (0.17) can sit in "Waiting for connections to
+		// close" for a long time after its listener closed (it has no
+		// --timeout-graceful-shutdown); a second signal, SIGINT, is its
+		// force quit, as an operator's or systemd's timeout would be.
+		// Requests it cuts off are GETs, which tlsgate retries elsewhere.
+		if !procs[i].WaitLog("Finished server process", 5*time.Second) {
+			procs[i].Signal(t, syscall.SIGINT)
+		}
 		procs[i].WaitExit(t, 10*time.Second)
 		procs[i] = startUvicorn(t, port)
 		url := fmt.Sprintf("http://127.0.0.1:%d", port)
