@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -193,5 +194,116 @@ func TestHTTP3PortTaken(t *testing.T) {
 	r := tlsgate(t, g.Dir, "run", "-c", path)
 	if r.Code == 0 || !strings.Contains(r.Stderr, "http3 UDP address "+g.HTTPS+" is already in use") {
 		t.Fatalf("want a failed start naming the taken UDP address; got %s", r)
+	}
+}
+
+// TestHTTP3ClientAuth: client_auth decides over HTTP/3 as over h2: no
+// certificate, no request; alice's certificate gets through and the backend
+// sees the same client identity headers.
+func TestHTTP3ClientAuth(t *testing.T) {
+	t.Parallel()
+	echo := echoBackend(t, "echo")
+	inst := startTLSGate(t, fmt.Sprintf(header+`
+sites:
+  - hosts: [mtls.test]
+    tls: local
+    client_auth: {mode: require, local_ca: true}
+    routes:
+      - path: /
+        to: ["%s"]
+`, echo))
+	dir := t.TempDir()
+	crt, key := filepath.Join(dir, "alice.crt"), filepath.Join(dir, "alice.key")
+	if r := tlsgate(t, dir, "ca", "issue", "alice@example.com", "--client", "--data-dir", inst.DataDir,
+		"--cert-out", crt, "--key-out", key); r.Code != 0 {
+		t.Fatalf("ca issue --client: %s", r)
+	}
+	pair, err := tls.LoadX509KeyPair(crt, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := inst.rootPool(t)
+	url := inst.url("mtls.test", "/who")
+
+	if resp, err := h3Client(t, pool).Get(url); err == nil {
+		resp.Body.Close()
+		t.Fatalf("HTTP/3 without a client certificate got %d; want the handshake refused", resp.StatusCode)
+	}
+
+	h3 := h3Client(t, pool)
+	h3.Transport.(*http3.Transport).TLSClientConfig.Certificates = []tls.Certificate{pair}
+	h2tr := &http.Transport{
+		TLSClientConfig:   &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}},
+		ForceAttemptHTTP2: true,
+		DialContext:       loopbackDialer,
+	}
+	t.Cleanup(h2tr.CloseIdleConnections)
+	h2 := &http.Client{Transport: h2tr, Timeout: 10 * time.Second}
+
+	got := map[string]echoed{}
+	for name, c := range map[string]*http.Client{"h2": h2, "h3": h3} {
+		req, _ := http.NewRequest("GET", url, nil)
+		got[name] = doEcho(t, c, req)
+	}
+	for _, h := range []string{"X-Client-Cert-Subject", "X-Client-Cert-Fingerprint", "Client-Cert", "X-Forwarded-Proto"} {
+		a, b := got["h2"].get(h), got["h3"].get(h)
+		if a == "" || a != b {
+			t.Errorf("backend got %s %q over h2 and %q over HTTP/3; want the same, not empty", h, a, b)
+		}
+	}
+	if s := got["h3"].get("X-Client-Cert-Subject"); !strings.Contains(s, "alice@example.com") {
+		t.Errorf("HTTP/3: backend got X-Client-Cert-Subject %q; want alice's", s)
+	}
+}
+
+// TestHTTP3InFlightAtShutdown: SIGTERM while an HTTP/3 request waits on a
+// slow backend: the request completes, then tlsgate exits 0.
+func TestHTTP3InFlightAtShutdown(t *testing.T) {
+	t.Parallel()
+	started := make(chan struct{}, 1)
+	slow := backend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started <- struct{}{}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(time.Second):
+		}
+		io.WriteString(w, "finished")
+	}))
+	inst := startTLSGateVars(t, map[string]string{"Echo": slow, "H3": ""}, http3Config)
+	h3 := h3Client(t, inst.rootPool(t))
+
+	type result struct {
+		code int
+		body string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := h3.Get(inst.url("a.test", "/echo/slow"))
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- result{resp.StatusCode, string(b), err}
+	}()
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the HTTP/3 request never reached the backend")
+	}
+	inst.Signal(t, syscall.SIGTERM)
+	select {
+	case r := <-done:
+		if r.err != nil || r.code != 200 || r.body != "finished" {
+			t.Errorf("in-flight HTTP/3 request at SIGTERM: %d %q %v; want 200 finished", r.code, r.body, r.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the in-flight HTTP/3 request did not end within 10s of SIGTERM")
+	}
+	if code := inst.WaitExit(t, 15*time.Second); code != 0 {
+		t.Fatalf("tlsgate exited %d after SIGTERM; want 0\nstderr:\n%s", code, inst.Stderr)
 	}
 }
