@@ -256,9 +256,10 @@ sites:
 	}
 }
 
-// TestHTTP3InFlightAtShutdown: SIGTERM while an HTTP/3 request waits on a
-// slow backend: the request completes, then tlsgate exits 0.
-func TestHTTP3InFlightAtShutdown(t *testing.T) {
+// TestHTTP3InFlight: an HTTP/3 request waiting on a slow backend completes
+// across a SIGHUP reload, and one in flight at SIGTERM completes before
+// tlsgate exits 0.
+func TestHTTP3InFlight(t *testing.T) {
 	t.Parallel()
 	started := make(chan struct{}, 1)
 	slow := backend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -273,36 +274,44 @@ func TestHTTP3InFlightAtShutdown(t *testing.T) {
 	inst := startTLSGateVars(t, map[string]string{"Echo": slow, "H3": ""}, http3Config)
 	h3 := h3Client(t, inst.rootPool(t))
 
-	type result struct {
-		code int
-		body string
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		resp, err := h3.Get(inst.url("a.test", "/echo/slow"))
-		if err != nil {
-			done <- result{err: err}
-			return
+	// during sends one request, gives sig once the backend has it, and
+	// checks the answer arrives whole.
+	during := func(sig syscall.Signal, after func()) {
+		t.Helper()
+		type result struct {
+			code int
+			body string
+			err  error
 		}
-		b, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		done <- result{resp.StatusCode, string(b), err}
-	}()
-	select {
-	case <-started:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the HTTP/3 request never reached the backend")
-	}
-	inst.Signal(t, syscall.SIGTERM)
-	select {
-	case r := <-done:
-		if r.err != nil || r.code != 200 || r.body != "finished" {
-			t.Errorf("in-flight HTTP/3 request at SIGTERM: %d %q %v; want 200 finished", r.code, r.body, r.err)
+		done := make(chan result, 1)
+		go func() {
+			resp, err := h3.Get(inst.url("a.test", "/echo/slow"))
+			if err != nil {
+				done <- result{err: err}
+				return
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			done <- result{resp.StatusCode, string(b), err}
+		}()
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the HTTP/3 request never reached the backend")
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the in-flight HTTP/3 request did not end within 10s of SIGTERM")
+		inst.Signal(t, sig)
+		after()
+		select {
+		case r := <-done:
+			if r.err != nil || r.code != 200 || r.body != "finished" {
+				t.Errorf("HTTP/3 request in flight at %v: %d %q %v; want 200 finished", sig, r.code, r.body, r.err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the in-flight HTTP/3 request did not end within 10s of %v", sig)
+		}
 	}
+	during(syscall.SIGHUP, func() { inst.mustLog(t, "config reloaded", 5*time.Second) })
+	during(syscall.SIGTERM, func() {})
 	if code := inst.WaitExit(t, 15*time.Second); code != 0 {
 		t.Fatalf("tlsgate exited %d after SIGTERM; want 0\nstderr:\n%s", code, inst.Stderr)
 	}
