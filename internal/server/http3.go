@@ -79,12 +79,8 @@ func (s *Server) checkUDPBuffers(pc net.PacketConn) {
 	if err != nil {
 		return
 	}
-	var rcv, snd int
-	_ = rc.Control(func(fd uintptr) {
-		rcv, _ = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF)
-		snd, _ = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF)
-	})
-	if rcv >= quicBufferBytes && snd >= quicBufferBytes {
+	rcv, snd, known := socketBufferSizes(rc)
+	if !known || rcv >= quicBufferBytes && snd >= quicBufferBytes {
 		return
 	}
 	s.logger.Warn("the kernel caps UDP socket buffers below what HTTP/3 needs; fast transfers may drop packets. To raise the cap, run as root: sysctl -w net.core.rmem_max=7500000 net.core.wmem_max=7500000 (and put both in /etc/sysctl.d/ to keep them after a reboot)",
