@@ -147,6 +147,34 @@ func upgradeEcho(w http.ResponseWriter, r *http.Request) {
 	io.Copy(conn, brw)
 }
 
+// checkUpgradeEcho upgrades a connection to the proxy at addr to a
+// WebSocket (101 from upgradeEcho behind it) and checks each message
+// comes back.
+func checkUpgradeEcho(t *testing.T, addr string, msgs ...string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second)) // never hang the test
+	fmt.Fprintf(conn, "GET /ws HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("status %d; want 101", resp.StatusCode)
+	}
+	for _, msg := range msgs {
+		io.WriteString(conn, msg)
+		if got, err := br.ReadString('\n'); err != nil || got != msg {
+			t.Fatalf("echo %q, %v; want %q", got, err, msg)
+		}
+	}
+}
+
 func TestWebSocketUpgrade(t *testing.T) {
 	tcp := echoBackendFunc(t, upgradeEcho)
 	unix := unixBackend(t, http.HandlerFunc(upgradeEcho))
@@ -154,28 +182,7 @@ func TestWebSocketUpgrade(t *testing.T) {
 		for name, up := range map[string]string{"tcp": tcp, "unix": unix} {
 			t.Run(lb+"/"+name, func(t *testing.T) {
 				srv := frontend(t, Options{Upstreams: []string{up}, LB: lb})
-				conn, err := net.Dial("tcp", srv.Listener.Addr().String())
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer conn.Close()
-				conn.SetDeadline(time.Now().Add(10 * time.Second)) // never hang the test
-				fmt.Fprintf(conn, "GET /ws HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
-				br := bufio.NewReader(conn)
-				resp, err := http.ReadResponse(br, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if resp.StatusCode != http.StatusSwitchingProtocols {
-					t.Fatalf("status %d; want 101", resp.StatusCode)
-				}
-				for _, msg := range []string{"hello\n", "again\n"} {
-					io.WriteString(conn, msg)
-					got, err := br.ReadString('\n')
-					if err != nil || got != msg {
-						t.Fatalf("echo %q, %v; want %q", got, err, msg)
-					}
-				}
+				checkUpgradeEcho(t, srv.Listener.Addr().String(), "hello\n", "again\n")
 			})
 		}
 	}

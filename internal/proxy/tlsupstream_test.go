@@ -1,12 +1,10 @@
 package proxy
 
 import (
-	"bufio"
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -253,25 +251,7 @@ func TestWebSocketUpgradeTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := frontend(t, Options{Upstreams: []string{up}, UpstreamTLS: ut})
-	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second)) // never hang the test
-	fmt.Fprintf(conn, "GET /ws HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("status %d; want 101", resp.StatusCode)
-	}
-	io.WriteString(conn, "hello\n")
-	if got, err := br.ReadString('\n'); err != nil || got != "hello\n" {
-		t.Fatalf("echo %q, %v", got, err)
-	}
+	checkUpgradeEcho(t, srv.Listener.Addr().String(), "hello\n")
 }
 
 // A health check with config.GRPCHealthPath asks the gRPC health service of an

@@ -43,34 +43,48 @@ type loadLoop struct {
 	wg            sync.WaitGroup
 }
 
+// startLoad runs workers keep-alive clients (half of them HTTP/2) against
+// a.test, where an answer is a failure unless it is 200 with one of the
+// allowed bodies.
 func startLoad(t *testing.T, inst *instance, workers int, allowed ...string) *loadLoop {
 	t.Helper()
-	l := &loadLoop{bodies: map[string]int{}, stop: make(chan struct{})}
 	ok := map[string]bool{}
 	for _, a := range allowed {
 		ok[a] = true
 	}
 	pool := inst.rootPool(t)
-	for i := 0; i < workers; i++ {
-		c := inst.client(t, pool, i%2 == 0)
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
+	clients := make([]*http.Client, workers)
+	for i := range clients {
+		clients[i] = inst.client(t, pool, i%2 == 0)
+	}
+	return startRequestLoad(t, workers, func(worker int) (string, error) {
+		resp, err := clients[worker].Get(inst.url("a.test", "/"))
+		if err != nil {
+			return "", err
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err == nil && (resp.StatusCode != 200 || !ok[string(body)]) {
+			err = fmt.Errorf("status %d body %q", resp.StatusCode, body)
+		}
+		return string(body), err
+	})
+}
+
+// startRequestLoad runs workers goroutines, each calling request (with its
+// worker number) in a bounded loop until halt; a request returns the answer's
+// body, counted by count, or an error, counted as a failure.
+func startRequestLoad(t *testing.T, workers int, request func(worker int) (string, error)) *loadLoop {
+	l := &loadLoop{bodies: map[string]int{}, stop: make(chan struct{})}
+	for i := range workers {
+		l.wg.Go(func() {
 			for n := 0; n < 100000; n++ {
 				select {
 				case <-l.stop:
 					return
 				default:
 				}
-				resp, err := c.Get(inst.url("a.test", "/"))
-				var body []byte
-				if err == nil {
-					body, err = io.ReadAll(resp.Body)
-					resp.Body.Close()
-					if err == nil && (resp.StatusCode != 200 || !ok[string(body)]) {
-						err = fmt.Errorf("status %d body %q", resp.StatusCode, body)
-					}
-				}
+				body, err := request(i)
 				l.total.Add(1)
 				l.mu.Lock()
 				if err != nil {
@@ -79,11 +93,11 @@ func startLoad(t *testing.T, inst *instance, workers int, allowed ...string) *lo
 						l.errs = append(l.errs, err.Error())
 					}
 				} else {
-					l.bodies[string(body)]++
+					l.bodies[body]++
 				}
 				l.mu.Unlock()
 			}
-		}()
+		})
 	}
 	t.Cleanup(l.halt)
 	return l

@@ -384,35 +384,16 @@ func TestUpstreams(t *testing.T) {
 
 	// Last: it kills c.
 	t.Run("killing an upstream under load fails no request", func(t *testing.T) {
-		var total, failed atomic.Int64
-		var firstErr atomic.Value
-		stop := make(chan struct{})
-		var load sync.WaitGroup
-		for range 4 {
-			load.Go(func() {
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					_, err := backendOf(c, root+"load")
-					total.Add(1)
-					if err != nil {
-						failed.Add(1)
-						firstErr.CompareAndSwap(nil, err.Error())
-					}
-				}
-			})
-		}
-		waitFor(t, 10*time.Second, "100 requests before the kill", func() bool { return total.Load() >= 100 })
+		load := startRequestLoad(t, 4, func(int) (string, error) {
+			return backendOf(c, root+"load")
+		})
+		waitFor(t, 10*time.Second, "100 requests before the kill", func() bool { return load.total.Load() >= 100 })
 		ups[2].proc.Kill()
-		before := total.Load()
-		waitFor(t, 20*time.Second, "300 requests after the kill", func() bool { return total.Load() >= before+300 })
-		close(stop)
-		load.Wait()
-		if n := failed.Load(); n != 0 {
-			t.Fatalf("%d of %d requests failed after killing c (pid %d); first: %v", n, total.Load(), ups[2].proc.Cmd.Process.Pid, firstErr.Load())
+		before := load.total.Load()
+		waitFor(t, 20*time.Second, "300 requests after the kill", func() bool { return load.total.Load() >= before+300 })
+		load.halt()
+		if n := load.failed.Load(); n != 0 {
+			t.Fatalf("%d of %d requests failed after killing c (pid %d); first: %q", n, load.total.Load(), ups[2].proc.Cmd.Process.Pid, load.errs)
 		}
 		testenv.Eventually(t, 5*time.Second, "c out of rotation", func() error {
 			if u, _ := healthOf(inst.upstreams(t), "up.test/", ups[2].url); u.Healthy {
@@ -515,28 +496,14 @@ func TestUvicornRollingRestart(t *testing.T) {
 	inst := startTLSGateVars(t, map[string]string{"P1": fmt.Sprint(ports[0]), "P2": fmt.Sprint(ports[1])}, rollingConfig)
 	c := inst.client(t, inst.rootPool(t), true)
 
-	var total, failed atomic.Int64
-	var firstErr atomic.Value
-	stop := make(chan struct{})
-	var load sync.WaitGroup
-	for range 3 {
-		load.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				code, _, err := tryGet(c, inst.url("roll.test", "/page"))
-				total.Add(1)
-				if err != nil || code != 200 {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %v", code, err))
-				}
-			}
-		})
-	}
-	waitFor(t, 10*time.Second, "load running", func() bool { return total.Load() >= 50 })
+	load := startRequestLoad(t, 3, func(int) (string, error) {
+		code, body, err := tryGet(c, inst.url("roll.test", "/page"))
+		if err == nil && code != 200 {
+			err = fmt.Errorf("status %d", code)
+		}
+		return body, err
+	})
+	waitFor(t, 10*time.Second, "load running", func() bool { return load.total.Load() >= 50 })
 	for i, port := range ports {
 		procs[i].Signal(t, syscall.SIGTERM)
 		// Debian's Uvicorn (0.17) can sit in "Waiting for connections to
@@ -557,12 +524,11 @@ func TestUvicornRollingRestart(t *testing.T) {
 			return nil
 		})
 	}
-	before := total.Load()
-	waitFor(t, 10*time.Second, "load after the restarts", func() bool { return total.Load() >= before+50 })
-	close(stop)
-	load.Wait()
-	if n := failed.Load(); n != 0 {
-		t.Fatalf("%d of %d requests failed across the rolling restart; first: %v", n, total.Load(), firstErr.Load())
+	before := load.total.Load()
+	waitFor(t, 10*time.Second, "load after the restarts", func() bool { return load.total.Load() >= before+50 })
+	load.halt()
+	if n := load.failed.Load(); n != 0 {
+		t.Fatalf("%d of %d requests failed across the rolling restart; first: %q", n, load.total.Load(), load.errs)
 	}
-	t.Logf("%d requests, none failed, across restarts of both Uvicorn processes", total.Load())
+	t.Logf("%d requests, none failed, across restarts of both Uvicorn processes", load.total.Load())
 }
