@@ -18,6 +18,9 @@
 #            HAProxy: http-reuse always), one worker (GOMAXPROCS=1 /
 #            worker_processes 1 / nbthread 1), no access log, the usual
 #            X-Forwarded-For/-Proto/-Host and Forwarded headers added.
+#   floor    bench/floor: the least a Go program spends per proxied
+#            HTTP/1.1 request (crypto/tls, raw bytes, no parsing), the floor
+#            under tlsgate's h1 figure; h1 only.
 # SUITE=gzip targets: tlsgate (compress: true; it picks gzip, the one
 # encoding the client accepts), nginx (gzip on, gzip_comp_level 1: nginx's
 # default), nginx-gz6 (gzip_comp_level 6), haproxy (compression algo gzip),
@@ -100,7 +103,7 @@ REQ_PATH=/
 REQ_HEADER=()
 case $SUITE in
   main)
-    SUITE_TARGETS="backend tlsgate nginx haproxy caddy" KINDS="h1 h2 hs" MEMORY=1 REF=tlsgate ;;
+    SUITE_TARGETS="backend tlsgate nginx haproxy caddy floor" KINDS="h1 h2 hs" MEMORY=1 REF=tlsgate ;;
   gzip)
     SUITE_TARGETS="tlsgate nginx nginx-gz6 haproxy caddy" KINDS="h1 h2" MEMORY=0 REF=tlsgate
     REQ_PATH=/text64k REQ_HEADER=(-H "Accept-Encoding: gzip") ;;
@@ -113,7 +116,7 @@ TARGETS=${TARGETS:-$SUITE_TARGETS}
 BACKEND_ADDR=127.0.0.1:$BASE_PORT
 declare -A PORT=([backend]=$BASE_PORT [tlsgate]=$((BASE_PORT + 443)) [nginx]=$((BASE_PORT + 444))
   [caddy]=$((BASE_PORT + 445)) [haproxy]=$((BASE_PORT + 446)) [tlsgate-log]=$((BASE_PORT + 447))
-  [nginx-gz6]=$((BASE_PORT + 448)))
+  [nginx-gz6]=$((BASE_PORT + 448)) [floor]=$((BASE_PORT + 449)))
 
 log() { echo "== $*" >&2; }
 die() { echo "load.sh: $*" >&2; exit 1; }
@@ -181,6 +184,7 @@ TLSGATE_REV=$(git describe --always --dirty 2>/dev/null || echo "unknown revisio
 go build -o "$WORK/bin/backend" ./bench/backend
 go build -o "$WORK/bin/idleconns" ./bench/idleconns
 go build -o "$WORK/bin/newconns" ./bench/newconns
+go build -o "$WORK/bin/floor" ./bench/floor
 
 # One certificate and key for every proxy (HAProxy wants both in one file).
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
@@ -344,6 +348,10 @@ start() {
     tlsgate | tlsgate-log)
       # shellcheck disable=SC2086 # TLSGATE_ENV is a list of NAME=VALUE words
       env $TLSGATE_ENV GOMAXPROCS=1 taskset -c 0 "$WORK/bin/tlsgate" run -c "$d/tlsgate.yaml" >"$out" 2>&1 &
+      ;;
+    floor)
+      GOMAXPROCS=1 taskset -c 0 "$WORK/bin/floor" -addr "127.0.0.1:${PORT[$t]}" -backend "$BACKEND_ADDR" \
+        -cert "$WORK/cert.pem" -key "$WORK/key.pem" >"$out" 2>&1 &
       ;;
     nginx | nginx-gz6) taskset -c 0 "$NGINX" -c "$d/nginx.conf" -e "$d/error.log" >"$out" 2>&1 & ;;
     haproxy) taskset -c 0 "$HAPROXY" -db -f "$d/haproxy.cfg" >"$out" 2>&1 & ;;
@@ -555,6 +563,7 @@ TPIDS[backend]=$TPID
 # subshell: start and stop keep track of the processes in LIVE.)
 if ((MEMORY)); then
   for t in "${proxies[@]}"; do
+    [ "$t" != floor ] || continue
     log "$t: memory per idle connection ($IDLE_CONNS; h1, then h2, each on a fresh process)"
     idle_memory "$t" h1 >"$WORK/mem"
     read -r "IDLE1[$t]" "BASE[$t]" <"$WORK/mem"
@@ -584,6 +593,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
     log "round $round/$ROUNDS: $t"
     for kind in $KINDS; do
       [ "$t" != backend ] || [ "$kind" != hs ] || continue
+      [ "$t" != floor ] || [ "$kind" = h1 ] || continue
       figure "$t" "$kind" >>"$WORK/result.$t.$kind"
     done
   done
@@ -617,6 +627,7 @@ name() {
     nginx-gz6) echo "nginx-gz6 (gzip_comp_level 6)" ;;
     haproxy) if [ "$SUITE" = gzip ]; then echo "haproxy (compression algo gzip)"; else echo haproxy; fi ;;
     caddy) if [ "$SUITE" = gzip ]; then echo "caddy (encode gzip)"; else echo caddy; fi ;;
+    floor) echo "floor (bench/floor: Go + crypto/tls, no HTTP parsing)" ;;
   esac
 }
 
