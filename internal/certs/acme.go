@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -44,6 +45,13 @@ type ACME struct {
 	// used). CertMagic's solvers find these addresses taken and leave the
 	// answering to us.
 	HTTPAddr, HTTPSAddr string
+	// OnDemand is the on_demand block (defaults applied); nil when absent.
+	// Required by tls: on_demand sites.
+	OnDemand *config.OnDemand
+
+	// onDemand marks the settings of tls: on_demand sites, whose CertMagic
+	// config obtains at handshakes (set by Apply, never by callers).
+	onDemand bool
 }
 
 // EAB is an External Account Binding.
@@ -63,12 +71,18 @@ func (m *Manager) newACMEConfig(a ACME) (*certmagic.Config, []*certmagic.ACMEIss
 			return nil, nil, err
 		}
 	}
-	cfg := certmagic.New(m.cache, certmagic.Config{
+	tmplCfg := certmagic.Config{
 		Storage: m.storage,
 		Logger:  newZapLogger(m.logger),
 		OnEvent: m.onEvent,
-	})
+	}
 	var issuers []*certmagic.ACMEIssuer
+	if a.onDemand {
+		tmplCfg.OnDemand = &certmagic.OnDemandConfig{DecisionFunc: func(ctx context.Context, name string) error {
+			return m.decideOnDemand(ctx, name, issuers)
+		}}
+	}
+	cfg := certmagic.New(m.cache, tmplCfg)
 	for _, dir := range []string{a.Directory, a.Fallback} {
 		if dir == "" {
 			continue

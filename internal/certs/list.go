@@ -163,7 +163,7 @@ func (m *Manager) List(ctx context.Context) ([]CertInfo, error) {
 	var out []CertInfo
 	covered := make(map[string]bool)
 	for _, info := range stored {
-		if !slices.ContainsFunc(info.Names, func(n string) bool { return set.byName[n] != nil }) {
+		if !slices.ContainsFunc(info.Names, func(n string) bool { return set.configFor(n) != nil }) {
 			continue // stored for a name no site has any more
 		}
 		for _, n := range info.Names {
@@ -214,7 +214,7 @@ func (m *Manager) localConfig() *certmagic.Config {
 // waits until the new certificate is in service. It returns the certificate
 // then in service.
 func (m *Manager) Renew(ctx context.Context, name string, force bool) (CertInfo, error) {
-	cfg := m.managed.Load().byName[name]
+	cfg := m.managed.Load().configFor(name)
 	if cfg == nil {
 		return CertInfo{}, fmt.Errorf("no site manages a certificate for %q; tlsgate certs lists the names it manages", name)
 	}

@@ -117,6 +117,10 @@ type Manager struct {
 	// maintenance (which must never wait for an Apply in progress).
 	managed atomic.Pointer[managedSet]
 
+	// gate decides on-demand names (nil: no on_demand block); replaced by
+	// Apply, read by handshakes.
+	gate atomic.Pointer[onDemandGate]
+
 	status *statusBook
 
 	stop chan struct{}
@@ -199,6 +203,12 @@ func (m *Manager) Apply(ctx context.Context, sites []config.Site, acmeConf ACME)
 		managed: make(map[string]*certmagic.Config),
 		fresh:   make(map[*certmagic.Config][]string),
 	}
+	if err := m.planGate(p, acmeConf.OnDemand); err != nil {
+		return nil, err
+	}
+	// The gate is apart from the ACME configs: a changed ask must not
+	// remake them (and restart every name's obtain loop).
+	acmeConf.OnDemand = nil
 	var errs []error
 	for i, site := range sites {
 		if err := m.prepare(p, i, site, acmeConf); err != nil {
@@ -221,19 +231,22 @@ func (m *Manager) Apply(ctx context.Context, sites []config.Site, acmeConf ACME)
 	if len(p.acmes) > 0 {
 		fallback = p.acmes[0].cfg
 	}
-	m.managed.Store(&managedSet{byName: p.managed, fallback: cmp.Or(fallback, m.localConfig())})
+	m.gate.Store(p.gate)
+	m.managed.Store(&managedSet{byName: p.managed, onDemand: p.onDemand, fallback: cmp.Or(fallback, m.localConfig())})
 	return p.sources, nil
 }
 
 // plan is what one Apply will put in service.
 type plan struct {
-	sources []Source
-	adhoc   map[string]*adhocCert
-	files   map[fileKey]*fileSource
-	managed map[string]*certmagic.Config // name → the config that keeps it
-	acmes   []*acmeConfig
-	local   []string                       // names for the local CA, obtained synchronously
-	fresh   map[*certmagic.Config][]string // ACME names new to their config
+	sources  []Source
+	adhoc    map[string]*adhocCert
+	files    map[fileKey]*fileSource
+	managed  map[string]*certmagic.Config // name → the config that keeps it
+	acmes    []*acmeConfig
+	local    []string                       // names for the local CA, obtained synchronously
+	fresh    map[*certmagic.Config][]string // ACME names new to their config
+	gate     *onDemandGate                  // nil without an on_demand block
+	onDemand []onDemandHosts                // the tls: on_demand sites
 }
 
 // prepare checks one site and adds it to p, without ordering anything.
@@ -254,6 +267,8 @@ func (m *Manager) prepare(p *plan, i int, site config.Site, acmeConf ACME) error
 		}
 	case config.TLSACME:
 		p.sources[i], err = m.prepareACME(p, site, acmeConf)
+	case config.TLSOnDemand:
+		p.sources[i], err = m.prepareOnDemand(p, site, acmeConf)
 	case config.TLSAdhoc:
 		p.sources[i], err = m.adhocSource(site.Hosts, p.adhoc)
 	case config.TLSFile:
@@ -328,16 +343,9 @@ func (m *Manager) localCA() (*certmagic.Config, error) {
 // names the config does not manage yet.
 func (m *Manager) prepareACME(p *plan, site config.Site, a ACME) (Source, error) {
 	a.DNS = dnsFor(site, a)
-	ac := findACME(p.acmes, a)
-	if ac == nil {
-		if ac = findACME(m.acmes, a); ac == nil {
-			cfg, issuers, err := m.newACMEConfig(a)
-			if err != nil {
-				return nil, err
-			}
-			ac = &acmeConfig{conf: a, cfg: cfg, issuers: issuers}
-		}
-		p.acmes = append(p.acmes, ac)
+	ac, err := m.findOrNewACME(p, a)
+	if err != nil {
+		return nil, err
 	}
 	// Names already managed by this config are not handed over again: a
 	// reload must not restart their obtain loops.
@@ -348,6 +356,24 @@ func (m *Manager) prepareACME(p *plan, site config.Site, a ACME) (Source, error)
 		p.managed[h] = ac.cfg
 	}
 	return managedSource{cfg: ac.cfg}, nil
+}
+
+// findOrNewACME returns the ACME config built from settings a: one from
+// this Apply, else from the last, else a new one.
+func (m *Manager) findOrNewACME(p *plan, a ACME) (*acmeConfig, error) {
+	if ac := findACME(p.acmes, a); ac != nil {
+		return ac, nil
+	}
+	ac := findACME(m.acmes, a)
+	if ac == nil {
+		cfg, issuers, err := m.newACMEConfig(a)
+		if err != nil {
+			return nil, err
+		}
+		ac = &acmeConfig{conf: a, cfg: cfg, issuers: issuers}
+	}
+	p.acmes = append(p.acmes, ac)
+	return ac, nil
 }
 
 // adhocSource returns the ad-hoc certificate for hosts, reusing the one in
@@ -393,7 +419,7 @@ const (
 func (m *Manager) configForCert(c certmagic.Certificate) (*certmagic.Config, error) {
 	set := m.managed.Load()
 	for _, name := range c.Names {
-		if cfg := set.byName[name]; cfg != nil {
+		if cfg := set.configFor(name); cfg != nil {
 			return cfg, nil
 		}
 	}
@@ -408,7 +434,22 @@ func (m *Manager) configForCert(c certmagic.Certificate) (*certmagic.Config, err
 // managedSet is one Apply's view of managed names.
 type managedSet struct {
 	byName   map[string]*certmagic.Config
+	onDemand []onDemandHosts
 	fallback *certmagic.Config
+}
+
+// configFor is the config that manages name: the one it is listed with,
+// else that of an on-demand site covering it; nil for neither.
+func (s *managedSet) configFor(name string) *certmagic.Config {
+	if cfg := s.byName[name]; cfg != nil {
+		return cfg
+	}
+	for _, o := range s.onDemand {
+		if o.covers(name) {
+			return o.cfg
+		}
+	}
+	return nil
 }
 
 // managedSource serves certificates CertMagic manages.

@@ -90,7 +90,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		if n.Kind == yaml.MappingNode {
 			d.decodeStruct(n, v, path)
 			v.FieldByName("Mode").SetString(TLSFile)
-		} else if s, ok := d.scalar(n, path, "acme, local, adhoc or a mapping {cert_file: F, key_file: F}"); ok {
+		} else if s, ok := d.scalar(n, path, "acme, local, adhoc, on_demand or a mapping {cert_file: F, key_file: F}"); ok {
 			v.FieldByName("Mode").SetString(s)
 		}
 		return

@@ -58,10 +58,15 @@ const (
 	defaultHealthTimeout        = 2 * time.Second
 	defaultHealthStatus         = 200
 	defaultUnhealthyAfter       = 2
-	defaultHealthyAfter         = 2
-	defaultPassiveFailAfter     = 3
-	defaultPassiveWindow        = 30 * time.Second
-	defaultPassiveCooldown      = 30 * time.Second
+	// Caddy's on-demand rate limit was per-minute too; 10 new names a
+	// minute is more than a SaaS signup flow needs and far below any CA's
+	// rate limits.
+	defaultOnDemandBurst    = 10
+	defaultOnDemandInterval = time.Minute
+	defaultHealthyAfter     = 2
+	defaultPassiveFailAfter = 3
+	defaultPassiveWindow    = 30 * time.Second
+	defaultPassiveCooldown  = 30 * time.Second
 )
 
 // defaultExpiryWarnings are when cert_expiring fires: two weeks leaves
@@ -274,6 +279,12 @@ func (c *Config) WithDefaultsFrom(env DefaultsEnv) *Config {
 	if a := d.AccessLog; a != nil {
 		setString(&a.Output, defaultAccessLogOutput)
 		setString(&a.Format, defaultAccessLogFormat)
+	}
+	if o := d.OnDemand; o != nil {
+		if o.Burst == 0 {
+			o.Burst = defaultOnDemandBurst
+		}
+		setDuration(&o.Interval, defaultOnDemandInterval)
 	}
 	if d.Alerts == nil {
 		d.Alerts = &Alerts{}

@@ -149,7 +149,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"list for a string", "email: [a]\n" + baseSite, []errorWant{{"email", "1:8", "want a single value, got a list"}}},
 		{"mapping for a list", "sites: {a: 1}\n", []errorWant{{"sites", "1:8", "want a list, got a mapping"}}},
 		{"list for a mapping", "limits: [1]\n" + baseSite, []errorWant{{"limits", "1:9", "want a mapping"}}},
-		{"tls as a list", siteWith("    tls: [a]\n"), []errorWant{{"sites[0].tls", "3:10", "want acme, local, adhoc or a mapping"}}},
+		{"tls as a list", siteWith("    tls: [a]\n"), []errorWant{{"sites[0].tls", "3:10", "want acme, local, adhoc, on_demand or a mapping"}}},
 		{"bool", routeSite("{static: ., strip_prefix: yes}"), []errorWant{{"sites[0].routes[0].strip_prefix", "3:40", `"yes" is not a boolean; write true or false`}}},
 		{"int", routeSite("{respond: {status: ok}}"), []errorWant{{"sites[0].routes[0].respond.status", "3:33", "not a whole number"}}},
 		{"duration without unit", "shutdown_timeout: 30\n" + baseSite, []errorWant{{"shutdown_timeout", "1:19", `"30" has no unit; write e.g. 30s`}}},

@@ -42,6 +42,11 @@ func hostProblem(h string) string {
 	return ""
 }
 
+// DNSNameProblem says why name (no trailing dot, no wildcard) is not a
+// letters-digits-hyphens host name, or "" when it is one. It is the rule
+// for site hosts, and the one on-demand certificates apply to SNI names.
+func DNSNameProblem(name string) string { return dnsNameProblem(name) }
+
 // dnsNameProblem checks the letters-digits-hyphen rules for a host name.
 func dnsNameProblem(name string) string {
 	if strings.HasSuffix(name, ".") {
@@ -129,10 +134,11 @@ func fileProblem(path string) string {
 	return ""
 }
 
-// hostCovers reports whether site host h (exact or "*.x" wildcard) serves name.
+// hostCovers reports whether site host h (exact, "*.x" wildcard or the
+// "*" catch-all) serves name.
 func hostCovers(h, name string) bool {
 	h, name = strings.ToLower(h), strings.ToLower(name)
-	if h == name {
+	if h == name || h == CatchAllHost {
 		return true
 	}
 	base, ok := strings.CutPrefix(h, "*.")

@@ -55,6 +55,11 @@ type Config struct {
 	// AccessLog writes one line per request; nil means off.
 	AccessLog *AccessLog `yaml:"access_log"`
 
+	// OnDemand obtains certificates at the first handshake for the names
+	// tls: on_demand sites allow, after asking OnDemand.Ask. Nil means no
+	// site may use tls: on_demand.
+	OnDemand *OnDemand `yaml:"on_demand"`
+
 	// Alerts pushes certificate, upstream and reload events to the
 	// operator. Nil (absent) means no sink: events are only kept for the
 	// admin API, and expiry is checked at the default thresholds;
@@ -202,7 +207,8 @@ type Etcd struct {
 
 // Site is one set of host names served with one TLS policy and one route table.
 type Site struct {
-	// Hosts are DNS names, "*.example.com" wildcards, or IP addresses.
+	// Hosts are DNS names, "*.example.com" wildcards, or IP addresses; or
+	// ["*"] (CatchAllHost), the catch-all site, with tls: on_demand.
 	Hosts []string `yaml:"hosts"`
 
 	// TLS says where the certificate comes from. Nil means the default rule:
@@ -249,10 +255,33 @@ const (
 	TLSLocal = "local"
 	TLSAdhoc = "adhoc"
 	TLSFile  = "file"
+	// TLSOnDemand obtains a certificate per name at its first handshake,
+	// through the ACME issuer, for names the site's hosts allow and the
+	// on_demand.ask service approves.
+	TLSOnDemand = "on_demand"
 )
 
+// CatchAllHost is the host of the catch-all site: it serves every SNI name
+// and Host no other site lists. Only tls: on_demand sites may have it.
+const CatchAllHost = "*"
+
+// OnDemand configures on-demand certificates (tls: on_demand).
+type OnDemand struct {
+	// Ask is the URL asked before a certificate is ordered for a new name:
+	// GET Ask?domain=NAME; 200 means yes, anything else (or no answer in
+	// time) means no. Required: without it any name pointed at this
+	// server would make tlsgate order a certificate for it.
+	Ask string `yaml:"ask"`
+	// Burst is how many new names may be ordered per Interval; past it
+	// new names are refused until the interval has passed. Zero means 10.
+	Burst int `yaml:"burst"`
+	// Interval is the period of Burst, and how long a name Ask refused is
+	// remembered (and refused without asking again). Zero means 1m.
+	Interval Duration `yaml:"interval"`
+}
+
 // TLS is a site's certificate source. In YAML it is either a mode string
-// (acme, local, adhoc) or a mapping with cert_file and key_file (Mode "file").
+// (acme, local, adhoc, on_demand) or a mapping with cert_file and key_file (Mode "file").
 type TLS struct {
 	Mode              string `yaml:"-"`
 	CertFile          string `yaml:"cert_file"`

@@ -21,6 +21,7 @@ func (c *Config) Validate() error {
 	v := &validator{c: c.WithDefaults()}
 	v.top()
 	v.acme()
+	v.onDemand()
 	v.storage()
 	v.sites()
 	v.durations(reflect.ValueOf(v.c).Elem(), "")

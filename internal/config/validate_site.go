@@ -58,7 +58,11 @@ func (v *validator) hosts(path string, s *Site, owner map[string]string) {
 	}
 	for j, h := range s.Hosts {
 		hp := fmt.Sprintf("%s.hosts[%d]", path, j)
-		if p := hostProblem(h); p != "" {
+		if h == CatchAllHost {
+			if len(s.Hosts) > 1 {
+				v.errf(hp, "\"*\" (the catch-all) serves every name no other site lists, so it stands alone: write hosts: [\"*\"] in a site of its own")
+			}
+		} else if p := hostProblem(h); p != "" {
 			v.errf(hp, "%s", p)
 			continue
 		}
@@ -91,8 +95,13 @@ func (v *validator) tls(path string, s *Site) {
 		v.file(path+".tls.key_passphrase_file", t.KeyPassphraseFile)
 	case TLSACME:
 		v.acmeSite(path, s)
+	case TLSOnDemand:
+		v.onDemandSite(path, s)
 	default:
-		v.errf(path+".tls", "tls %q is unknown; use acme, local, adhoc or {cert_file: F, key_file: F}", t.Mode)
+		v.errf(path+".tls", "tls %q is unknown; use acme, local, adhoc, on_demand or {cert_file: F, key_file: F}", t.Mode)
+	}
+	if t.Mode != TLSOnDemand && slices.Contains(s.Hosts, CatchAllHost) {
+		v.errf(path+".tls", "hosts: [\"*\"] (the catch-all) needs tls: on_demand: no certificate can be made in advance for every name; set tls: on_demand and an on_demand block with ask")
 	}
 }
 

@@ -17,12 +17,15 @@ const maxHostLen = 255
 
 // Hosts maps host names to values: an exact name first, then a one-label
 // wildcard ("*.example.com" matches a.example.com, but neither
-// a.b.example.com nor example.com).
+// a.b.example.com nor example.com), then the catch-all "*", which matches
+// every name nothing else does.
 //
 // A Hosts is immutable after NewHosts and safe for concurrent use.
 type Hosts[T any] struct {
-	exact    map[string]T
-	wildcard map[string]T // keyed by the part after "*."
+	exact       map[string]T
+	wildcard    map[string]T // keyed by the part after "*."
+	catchAll    T            // the value of "*", when hasCatchAll
+	hasCatchAll bool
 }
 
 // NewHosts builds a Hosts from names such as "example.com", "*.example.com",
@@ -31,6 +34,10 @@ type Hosts[T any] struct {
 func NewHosts[T any](m map[string]T) *Hosts[T] {
 	h := &Hosts[T]{exact: make(map[string]T, len(m)), wildcard: make(map[string]T)}
 	for name, v := range m {
+		if name == "*" {
+			h.catchAll, h.hasCatchAll = v, true
+			continue
+		}
 		name = strings.ToLower(hostOnly(name))
 		if rest, ok := strings.CutPrefix(name, "*."); ok {
 			h.wildcard[rest] = v
@@ -73,9 +80,13 @@ func (h *Hosts[T]) Match(host string) (T, bool) {
 	// their canonical form (rare, so an allocation here is fine).
 	if strings.IndexByte(host, ':') >= 0 {
 		if c := canonicalIP(string(b)); c != string(b) {
-			v, ok := h.exact[c]
-			return v, ok
+			if v, ok := h.exact[c]; ok {
+				return v, true
+			}
 		}
+	}
+	if h.hasCatchAll {
+		return h.catchAll, true
 	}
 	return zero, false
 }

@@ -1,6 +1,9 @@
 package route
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestHostsMatch(t *testing.T) {
 	h := NewHosts(map[string]string{
@@ -46,6 +49,28 @@ func TestHostsMatch(t *testing.T) {
 				t.Errorf("Match(%q) = %q, %v; want %q", tt.host, got, ok, tt.want)
 			}
 		})
+	}
+}
+
+// The catch-all "*" (a tls: on_demand site) takes every name the others
+// do not, after exact names and wildcards; never an empty or overlong host.
+func TestHostsMatchCatchAll(t *testing.T) {
+	h := NewHosts(map[string]string{"app.example.com": "app", "*.example.com": "wild", "::1": "v6", "*": "any"})
+	for host, want := range map[string]string{
+		"app.example.com":        "app",
+		"x.example.com":          "wild",
+		"a.b.example.com":        "any",
+		"customer.org:443":       "any",
+		"[::1]":                  "v6",
+		"[0:0::1]":               "v6",
+		"[2001:db8::2]":          "any",
+		"":                       "",
+		strings.Repeat("a", 300): "",
+	} {
+		got, ok := h.Match(host)
+		if ok != (want != "") || got != want {
+			t.Errorf("Match(%q) = %q, %v; want %q", host, got, ok, want)
+		}
 	}
 }
 

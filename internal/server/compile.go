@@ -98,6 +98,7 @@ func acmeSettings(cfg *config.Config) certs.ACME {
 		a.EAB = &certs.EAB{KeyID: cfg.ACME.EAB.KeyID, MACKey: cfg.ACME.EAB.MACKey}
 	}
 	a.DNS = cfg.ACME.DNS
+	a.OnDemand = cfg.OnDemand
 	return a
 }
 

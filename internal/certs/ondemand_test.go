@@ -1,0 +1,214 @@
+package certs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tlsgate/tlsgate/internal/config"
+)
+
+func TestOnDemandNameProblem(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		ok   bool
+	}{
+		{"a.test", true},
+		{"shop.example.com", true},
+		{"xn--bcher-kva.example", true},
+		{"127.0.0.1", true},
+		{"2001:db8::1", true},
+		{"", false},                              // no SNI
+		{"localhost", false},                     // one label: no CA issues
+		{"bad_name.test", false},                 // underscore
+		{"a..test", false},                       // empty label
+		{"-a.test", false},                       // leading hyphen
+		{"a.test.", false},                       // callers strip the trailing dot first
+		{"*.example.com", false},                 // never a wildcard on demand
+		{"fe80::1%eth0", false},                  // zone
+		{"1.2.3.999", false},                     // numeric last label, not an IP
+		{strings.Repeat("a.", 127) + "b", false}, // 255 characters
+		{strings.Repeat("a", 64) + ".test", false},
+		{"a b.test", false},
+	} {
+		if got := onDemandNameProblem(tt.name); (got == "") != tt.ok {
+			t.Errorf("onDemandNameProblem(%q) = %q; want ok=%v", tt.name, got, tt.ok)
+		}
+	}
+}
+
+func TestOnDemandHostsCovers(t *testing.T) {
+	o := onDemandHosts{hosts: []string{"*.example.com", "Exact.Org"}}
+	for name, want := range map[string]bool{
+		"shop.example.com":   true,
+		"a.b.example.com":    false, // one label only, like route.Hosts
+		"example.com":        false,
+		"exact.org":          true,
+		"other.org":          false,
+		".example.com":       false,
+		"SHOP.EXAMPLE.COM":   true,
+		"shop.example.com.x": false,
+	} {
+		if got := o.covers(name); got != want {
+			t.Errorf("covers(%q) = %v; want %v", name, got, want)
+		}
+	}
+	if !(onDemandHosts{hosts: []string{"*"}}).covers("anything.test") {
+		t.Error("the catch-all does not cover anything.test")
+	}
+}
+
+// clock is a settable time for the gate.
+type clock struct{ t atomic.Pointer[time.Time] }
+
+func newClock() *clock {
+	c := &clock{}
+	c.set(time.Unix(1_000_000, 0))
+	return c
+}
+func (c *clock) now() time.Time          { return *c.t.Load() }
+func (c *clock) set(t time.Time)         { c.t.Store(&t) }
+func (c *clock) advance(d time.Duration) { c.set(c.now().Add(d)) }
+
+// askServer answers 200 for names in allow, 403 for others, counting calls.
+func askServer(t *testing.T, handler func(w http.ResponseWriter, r *http.Request)) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		handler(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &calls
+}
+
+func allowOnly(names ...string) func(http.ResponseWriter, *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
+		for _, n := range names {
+			if r.URL.Query().Get("domain") == n {
+				return // 200
+			}
+		}
+		w.WriteHeader(http.StatusForbidden)
+	}
+}
+
+func newTestGate(t *testing.T, ask string, burst int, interval time.Duration, c *clock) *onDemandGate {
+	t.Helper()
+	g, err := newOnDemandGate(config.OnDemand{Ask: ask, Burst: burst, Interval: config.Duration(interval)}, slog.New(slog.DiscardHandler), c.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func TestGateBurstWindow(t *testing.T) {
+	srv, _ := askServer(t, func(http.ResponseWriter, *http.Request) {})
+	c := newClock()
+	g := newTestGate(t, srv.URL, 2, time.Minute, c)
+	ctx := context.Background()
+	decide := func(name string) error { return g.decideNew(ctx, name, false) }
+	for _, n := range []string{"a.test", "b.test"} {
+		if err := decide(n); err != nil {
+			t.Fatalf("%s: %v; want allowed (within burst)", n, err)
+		}
+	}
+	if err := decide("c.test"); !errors.Is(err, errRefused) {
+		t.Fatalf("c.test: %v; want refused (burst 2 used)", err)
+	}
+	// Renewals are not new names: the burst does not apply.
+	if err := g.decideNew(ctx, "a.test", true); err != nil {
+		t.Errorf("renewal: %v; want allowed", err)
+	}
+	c.advance(30 * time.Second)
+	if err := decide("c.test"); !errors.Is(err, errRefused) {
+		t.Fatalf("c.test after 30s: %v; want refused (a sliding window of 1m)", err)
+	}
+	c.advance(31 * time.Second)
+	if err := decide("c.test"); err != nil {
+		t.Fatalf("c.test after the interval: %v; want allowed", err)
+	}
+}
+
+func TestGateRemembersRefusals(t *testing.T) {
+	srv, calls := askServer(t, allowOnly("a.test"))
+	c := newClock()
+	g := newTestGate(t, srv.URL+"/check?token=x", 10, time.Minute, c)
+	ctx := context.Background()
+	for range 5 {
+		if err := g.decideNew(ctx, "b.test", false); !errors.Is(err, errRefused) {
+			t.Fatalf("b.test: %v; want refused", err)
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("ask called %d times for one refused name; want 1", n)
+	}
+	c.advance(time.Minute)
+	_ = g.decideNew(ctx, "b.test", false)
+	if n := calls.Load(); n != 2 {
+		t.Errorf("ask called %d times after the interval; want 2 (asked again)", n)
+	}
+	if err := g.decideNew(ctx, "a.test", false); err != nil {
+		t.Errorf("a.test: %v; want allowed (the ask URL keeps its own query)", err)
+	}
+}
+
+func TestGateAskAnswers(t *testing.T) {
+	block := make(chan struct{})
+	t.Cleanup(func() { close(block) })
+	srv, _ := askServer(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Query().Get("domain") {
+		case "ok.test":
+		case "moved.test":
+			http.Redirect(w, r, "/elsewhere?domain=ok.test", http.StatusFound)
+		case "slow.test":
+			select { // until the gate gives up
+			case <-r.Context().Done():
+			case <-block:
+			}
+		case "broken.test":
+			w.WriteHeader(http.StatusInternalServerError)
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	})
+	g := newTestGate(t, srv.URL, 100, time.Minute, newClock())
+	g.askTimeout = 200 * time.Millisecond
+	for name, want := range map[string]string{
+		"ok.test":     "",
+		"moved.test":  "302 Found", // a redirect is not a yes
+		"slow.test":   "did not answer within 200ms",
+		"broken.test": "500",
+		"nope.test":   "404",
+	} {
+		err := g.askService(context.Background(), name)
+		if (err == nil) != (want == "") || err != nil && !strings.Contains(err.Error(), want) {
+			t.Errorf("ask %s: %v; want %q", name, err, want)
+		}
+	}
+}
+
+func TestRefusalsBounded(t *testing.T) {
+	r := refusals{until: make(map[string]time.Time)}
+	now := time.Unix(0, 0)
+	for i := range maxRemembered + 50 {
+		r.add(fmt.Sprintf("n%d.test", i), now, now.Add(time.Hour))
+	}
+	if len(r.until) != maxRemembered {
+		t.Errorf("remembered %d names; want the cap %d", len(r.until), maxRemembered)
+	}
+	if r.has("n0.test", now) || !r.has(fmt.Sprintf("n%d.test", maxRemembered+49), now) {
+		t.Error("the oldest names should go first when the cap is reached")
+	}
+	r.add("late.test", now.Add(2*time.Hour), now.Add(3*time.Hour))
+	if len(r.until) != 1 {
+		t.Errorf("after every entry expired, %d remain; want 1", len(r.until))
+	}
+}
