@@ -156,7 +156,12 @@ type onDemandSource struct {
 func (s onDemandSource) Certificate(hello *tls.ClientHelloInfo, name string) (*tls.Certificate, error) {
 	// Names compare lower-case without the trailing dot, as SNI is matched.
 	norm := strings.ToLower(strings.TrimSuffix(name, "."))
-	if reason := onDemandNameProblem(norm); reason != "" {
+	reason := onDemandNameProblem(norm)
+	if hello.ServerName == "" && strings.Contains(name, "*") {
+		// No SNI, and the site's first host is a pattern ("*", "*.x").
+		reason = "the client sent no server name (SNI), and this site's hosts are patterns"
+	}
+	if reason != "" {
 		if g := s.m.gate.Load(); g != nil {
 			g.refuseName(name, reason)
 		}

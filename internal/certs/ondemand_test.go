@@ -2,15 +2,23 @@ package certs
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/certmagic"
 
 	"github.com/tlsgate/tlsgate/internal/config"
 )
@@ -210,5 +218,63 @@ func TestRefusalsBounded(t *testing.T) {
 	r.add("late.test", now.Add(2*time.Hour), now.Add(3*time.Hour))
 	if len(r.until) != 1 {
 		t.Errorf("after every entry expired, %d remain; want 1", len(r.until))
+	}
+}
+
+// storeCert puts a certificate for name, valid from notBefore for
+// lifetime, where CertMagic keeps iss's certificates.
+func storeCert(t *testing.T, m *Manager, iss *certmagic.ACMEIssuer, name string, notBefore time.Time, lifetime time.Duration) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), DNSNames: []string{name}, NotBefore: notBefore, NotAfter: notBefore.Add(lifetime)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	if err := m.storage.Store(context.Background(), certmagic.StorageKeys.SiteCert(iss.IssuerKey(), name), data); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A stored certificate that is not due is loaded without asking (restarts
+// never call ask); one in its renewal window is renewed only after ask says
+// yes again, and renewals do not use up the burst.
+func TestDecideOnDemandStored(t *testing.T) {
+	c := newClock()
+	m, err := New(Options{DataDir: t.TempDir(), Now: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Stop)
+	srv, calls := askServer(t, allowOnly("due.test", "new.test", "other.test"))
+	m.gate.Store(newTestGate(t, srv.URL, 1, time.Hour, c))
+	iss := &certmagic.ACMEIssuer{CA: "https://ca.test/dir"}
+	issuers := []*certmagic.ACMEIssuer{iss}
+	storeCert(t, m, iss, "fresh.test", c.now().Add(-time.Hour), 90*24*time.Hour)
+	storeCert(t, m, iss, "due.test", c.now().Add(-80*24*time.Hour), 90*24*time.Hour)
+	storeCert(t, m, iss, "gone.test", c.now().Add(-80*24*time.Hour), 90*24*time.Hour)
+	ctx := context.Background()
+
+	if err := m.decideOnDemand(ctx, "fresh.test", issuers); err != nil || calls.Load() != 0 {
+		t.Errorf("fresh stored: %v, %d asks; want allowed without asking", err, calls.Load())
+	}
+	if err := m.decideOnDemand(ctx, "due.test", issuers); err != nil || calls.Load() != 1 {
+		t.Errorf("due stored: %v, %d asks; want allowed after one ask", err, calls.Load())
+	}
+	if err := m.decideOnDemand(ctx, "gone.test", issuers); !errors.Is(err, errRefused) {
+		t.Errorf("due, ask refuses: %v; want refused (a customer who left is not renewed)", err)
+	}
+	if err := m.decideOnDemand(ctx, "new.test", issuers); err != nil {
+		t.Errorf("new name: %v; want allowed (burst 1, the renewal did not count)", err)
+	}
+	if err := m.decideOnDemand(ctx, "other.test", issuers); !errors.Is(err, errRefused) {
+		t.Errorf("second new name: %v; want refused by the burst", err)
+	}
+	if err := m.decideOnDemand(ctx, "bad_name.test", issuers); !errors.Is(err, errRefused) || calls.Load() != 4 {
+		t.Errorf("bad name: %v after %d asks; want refused before asking (4 asks so far)", err, calls.Load())
 	}
 }

@@ -209,6 +209,30 @@ func TestOnDemand(t *testing.T) {
 		t.Errorf("the burst refusals are not logged")
 	}
 
+	// A reload with the same on_demand block keeps what the gate knows:
+	// b.test stays refused without asking, the burst stays used up. A
+	// changed ask URL starts afresh.
+	if r := tlsgate(t, inst.Dir, "reload", "-c", inst.ConfigPath); r.Code != 0 {
+		t.Fatalf("reload: %s", r)
+	}
+	if _, err := onDemandHandshake(inst.HTTPS, "b.test", pool); err == nil {
+		t.Fatal("b.test after reload: handshake succeeded")
+	}
+	if _, err := onDemandHandshake(inst.HTTPS, "ok-after-reload.test", pool); err == nil {
+		t.Error("a new name after a reload got a certificate; want the burst still used up")
+	}
+	if got := ask.count("b.test"); got != 1 {
+		t.Errorf("ask called %d times for b.test after a reload; want still 1", got)
+	}
+	inst.writeConfig(t, strings.Replace(conf, "/allowed", "/allowed?v=2", 1))
+	if r := tlsgate(t, inst.Dir, "reload", "-c", inst.ConfigPath); r.Code != 0 {
+		t.Fatalf("reload: %s", r)
+	}
+	_, _ = onDemandHandshake(inst.HTTPS, "b.test", pool)
+	if got := ask.count("b.test"); got != 2 {
+		t.Errorf("ask called %d times for b.test after ask changed; want 2 (a new gate)", got)
+	}
+
 	// A restart serves a.test from storage without asking again.
 	orders = p.orders()
 	if code := inst.Stop(t); code != 0 {
