@@ -21,6 +21,7 @@ var layers = map[string]int{
 	"internal/certs":   1,
 	"internal/storage": 1,
 	"internal/doctor":  1,
+	"internal/ech":     1,
 
 	"internal/config":     0,
 	"internal/pki":        0,

@@ -82,6 +82,7 @@ with the headers they need to know they are behind HTTPS.`,
 		newKeyCmd(e), newCSRCmd(e), newInspectCmd(e), newStorageCmd(e),
 		newDoctorCmd(e),
 		newHashPasswordCmd(e),
+		newECHCmd(e),
 		newGenManCmd(e),
 	)
 	return root

@@ -67,6 +67,9 @@ const (
 	defaultPassiveFailAfter = 3
 	defaultPassiveWindow    = 30 * time.Second
 	defaultPassiveCooldown  = 30 * time.Second
+	// defaultECHRotate is a month: far longer than any DNS TTL, so clients
+	// holding the published config keep up, and an old key still goes.
+	defaultECHRotate = 720 * time.Hour
 )
 
 // defaultExpiryWarnings are when cert_expiring fires: two weeks leaves
@@ -290,6 +293,9 @@ func (c *Config) WithDefaultsFrom(env DefaultsEnv) *Config {
 		d.Alerts = &Alerts{}
 	}
 	alertDefaults(d.Alerts)
+	if d.ECH != nil {
+		setDuration(&d.ECH.Rotate, defaultECHRotate)
+	}
 	for i := range d.Sites {
 		siteDefaults(&d.Sites[i])
 	}

@@ -66,6 +66,10 @@ type Config struct {
 	// WithDefaults fills it in.
 	Alerts *Alerts `yaml:"alerts"`
 
+	// ECH turns on Encrypted Client Hello (see docs/ECH.md); nil means off.
+	// It is read at start: changing it needs a restart.
+	ECH *ECH `yaml:"ech"`
+
 	Sites []Site `yaml:"sites"`
 
 	// File is the path the config was loaded from ("" when built in code).
@@ -607,3 +611,16 @@ const (
 	StorageFile = "file"
 	StorageEtcd = "etcd"
 )
+
+// ECH configures Encrypted Client Hello: clients that have the ECHConfigList
+// (`tlsgate ech config`, or the DNS HTTPS record) encrypt the real server
+// name, and the outer ClientHello names PublicName.
+type ECH struct {
+	// PublicName is the outer SNI name clients send; tlsgate serves a
+	// certificate for it (so clients whose ECH config is stale can still
+	// finish a handshake and retry). Required: a DNS name.
+	PublicName string `yaml:"public_name"`
+	// Rotate is how often a new ECH key is made; the previous one is still
+	// accepted for one more period, then dropped. Zero means 720h (30 days).
+	Rotate Duration `yaml:"rotate"`
+}

@@ -24,6 +24,7 @@ func (c *Config) Validate() error {
 	v.onDemand()
 	v.storage()
 	v.sites()
+	v.ech()
 	v.durations(reflect.ValueOf(v.c).Elem(), "")
 	return joinSorted(v.errs)
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,7 +37,12 @@ func (s *Server) compile(ctx context.Context, cfg *config.Config) (*Runtime, err
 			return nil, err
 		}
 	}
-	sources, err := s.certs.Apply(ctx, cfg.Sites, acmeSettings(cfg))
+	sites := cfg.Sites
+	echSite := s.echSite(cfg)
+	if echSite != nil {
+		sites = append(slices.Clone(sites), *echSite)
+	}
+	sources, err := s.certs.Apply(ctx, sites, acmeSettings(cfg))
 	if err != nil {
 		return nil, withSitePositions(cfg, err)
 	}
@@ -68,6 +74,9 @@ func (s *Server) compile(ctx context.Context, cfg *config.Config) (*Runtime, err
 				rt.byIP[ip.Unmap()] = st
 			}
 		}
+	}
+	if echSite != nil {
+		s.compileECHSite(rt, byHost, echSite, sources[len(cfg.Sites)])
 	}
 	rt.hosts = route.NewHosts(byHost)
 	switch {
@@ -231,6 +240,11 @@ func (s *Server) siteTLSConfig(st *site, ca *clientAuth) *tls.Config {
 	c.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 		return st.source.Certificate(hello, st.certificateName(hello))
 	}
+	if s.ech != nil {
+		// crypto/tls reads the retry configs (sent when it declines a
+		// client's ECH) from the config GetConfigForClient returned.
+		c.GetEncryptedClientHelloKeys = s.ech.Keys
+	}
 	if ca != nil {
 		ca.apply(c)
 	}
@@ -300,7 +314,9 @@ func withSitePositions(cfg *config.Config, err error) error {
 		var se *certs.SiteError
 		if errors.As(e, &se) {
 			at := fmt.Sprintf("sites[%d].tls", se.Site)
-			if cfg.Position(at).Line == 0 {
+			if se.Site >= len(cfg.Sites) {
+				at = "ech.public_name" // the site echSite added
+			} else if cfg.Position(at).Line == 0 {
 				at = fmt.Sprintf("sites[%d].hosts", se.Site)
 			}
 			e = fmt.Errorf("%s: %s: %w", cfg.Position(at), at, se.Err)

@@ -28,6 +28,7 @@ import (
 	"github.com/tlsgate/tlsgate/internal/admin"
 	"github.com/tlsgate/tlsgate/internal/certs"
 	"github.com/tlsgate/tlsgate/internal/config"
+	"github.com/tlsgate/tlsgate/internal/ech"
 	"github.com/tlsgate/tlsgate/internal/events"
 	"github.com/tlsgate/tlsgate/internal/proxy"
 )
@@ -72,6 +73,10 @@ type Server struct {
 	// keeps the state of the upstreams it keeps.
 	health  *proxy.Health
 	tickets *ticketKeys
+	// ech holds the Encrypted Client Hello keys (nil: ECH off); echCfg is
+	// the ech block as read at start, which reloads do not change.
+	ech     *ech.Manager
+	echCfg  *config.ECH
 	started time.Time
 	// alog is the access log writer (nil when off) and request metrics;
 	// its output is read at start, like limits.
@@ -171,6 +176,11 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	echKeys, err := newECH(ctx, cfg, store, logger, opts.Now)
+	if err != nil {
+		storeCloser.Close()
+		return nil, err
+	}
 	bus := events.NewBus(events.Options{Logger: logger.With("component", "alerts"), Now: opts.Now})
 	mgr, err := certs.New(certs.Options{
 		Events:        bus,
@@ -192,6 +202,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		transport: proxy.NewTransport(),
 		health:    proxy.NewHealth(proxy.HealthOptions{Logger: logger.With("component", "health"), Now: opts.Now, OnChange: upstreamEvents(bus)}),
 		tickets:   newTicketKeys(),
+		ech:       echKeys,
+		echCfg:    cfg.ECH,
 		started:   opts.Now(),
 		bound:     make(map[Role]*boundListener),
 		serveErr:  make(chan error, 4),
@@ -273,11 +285,17 @@ func (s *Server) newHTTPServers(cfg *config.Config) {
 // tlsConfig is the TLS policy of the client listeners (https and http3,
 // which sets its own ALPN): the site's, chosen per handshake.
 func (s *Server) tlsConfig() *tls.Config {
-	return &tls.Config{
+	c := &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		NextProtos:         []string{"h2", "http/1.1"},
 		GetConfigForClient: s.configForClient,
 	}
+	if s.ech != nil {
+		// ECH is decrypted with this config's keys, before
+		// GetConfigForClient (which then sees the inner ClientHello).
+		c.GetEncryptedClientHelloKeys = s.echOuterKeys
+	}
+	return c
 }
 
 // configForClient picks the TLS policy for a handshake from the Runtime in
@@ -306,6 +324,9 @@ func (s *Server) Run(ctx context.Context, reload <-chan struct{}) error {
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	var watching sync.WaitGroup
 	watching.Go(func() { s.watchExpiry(watchCtx) })
+	if s.ech != nil {
+		watching.Go(func() { s.ech.Run(watchCtx) })
+	}
 	var runErr error
 loop:
 	for {
@@ -413,6 +434,7 @@ func (s *Server) reload(ctx context.Context) error {
 	if !reflect.DeepEqual(cfg.Storage, old.cfg.Storage) {
 		return errors.New("storage settings changed: that needs a restart")
 	}
+	s.warnECHChange(cfg)
 	if startLimits(cfg.Limits) != startLimits(old.cfg.Limits) || cfg.RenewInterval != old.cfg.RenewInterval {
 		s.logger.Warn("limits and renew_interval are read at start; the new values take effect after a restart")
 	}

@@ -1,0 +1,38 @@
+package config
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// minECHRotate keeps rotation from churning keys faster than any client
+// could fetch them; real deployments rotate in hours or days.
+const minECHRotate = time.Second
+
+func (v *validator) ech() {
+	e := v.c.ECH
+	if e == nil {
+		return
+	}
+	switch name := e.PublicName; {
+	case name == "":
+		v.errf("ech.public_name", "ech needs a public_name: the name clients send in the clear, e.g. ech.example.com (tlsgate gets it a certificate)")
+	case strings.HasPrefix(name, "*."):
+		v.errf("ech.public_name", "%q is a wildcard; public_name is one DNS name, e.g. ech.example.com", name)
+	case isIP(name):
+		v.errf("ech.public_name", "%q is an IP address; public_name is a DNS name, e.g. ech.example.com", name)
+	default:
+		if p := dnsNameProblem(name); p != "" {
+			v.errf("ech.public_name", "%q is not a valid DNS name: %s", name, p)
+		}
+	}
+	if r := time.Duration(e.Rotate); r > 0 && r < minECHRotate {
+		v.errf("ech.rotate", "%s is too short; rotate ECH keys every few hours or days, e.g. 720h", e.Rotate)
+	}
+}
+
+func isIP(s string) bool {
+	_, err := netip.ParseAddr(strings.Trim(s, "[]"))
+	return err == nil
+}

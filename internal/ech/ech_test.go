@@ -1,0 +1,274 @@
+package ech
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+)
+
+func TestConfigRoundTrip(t *testing.T) {
+	k, err := NewKey("ech.example.com", time.Unix(0, 0), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := MarshalConfigList(k.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseConfigList(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 {
+		t.Fatalf("got %d configs; want 1", len(got))
+	}
+	c := got[0]
+	if c.ConfigID != k.ConfigID || c.KEM != KEMX25519 || c.PublicName != "ech.example.com" || len(c.PublicKey) != 32 {
+		t.Errorf("parsed %+v; want config_id %d, KEM 0x0020, public name ech.example.com, a 32-byte key", c, k.ConfigID)
+	}
+	if want := cipherSuites[:]; len(c.CipherSuites) != len(want) || c.CipherSuites[0] != want[0] || c.CipherSuites[1] != want[1] {
+		t.Errorf("cipher suites %v; want %v", c.CipherSuites, want)
+	}
+	// The header: version 0xfe0d, then the length of the rest.
+	if k.Config[0] != 0xfe || k.Config[1] != 0x0d || int(k.Config[2])<<8|int(k.Config[3]) != len(k.Config)-4 {
+		t.Errorf("ECHConfig header % x; want fe 0d and the contents length", k.Config[:4])
+	}
+}
+
+func TestMarshalConfigRefuses(t *testing.T) {
+	tests := []struct {
+		name string
+		c    Config
+	}{
+		{"no public name", Config{PublicKey: []byte{1}, CipherSuites: cipherSuites[:]}},
+		{"long public name", Config{PublicName: string(make([]byte, 256)), PublicKey: []byte{1}, CipherSuites: cipherSuites[:]}},
+		{"no key", Config{PublicName: "a.test", CipherSuites: cipherSuites[:]}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := MarshalConfig(tt.c); err == nil {
+				t.Error("MarshalConfig succeeded; want an error")
+			}
+		})
+	}
+}
+
+// clock is a settable time for rotation tests.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+func newManager(t *testing.T, st Storage, clk *clock) *Manager {
+	t.Helper()
+	m, err := NewManager(Options{Storage: st, PublicName: "ech.test", Rotate: time.Hour, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// The real check of the marshalling: Go's own client accepts the config,
+// and the server decrypts with the key.
+func TestHandshakeAndRotation(t *testing.T) {
+	clk := &clock{now: time.Unix(1_700_000_000, 0)}
+	st := &certmagic.FileStorage{Path: t.TempDir()}
+	m := newManager(t, st, clk)
+	first := m.ConfigList()
+	if r := handshake(t, m, first); r.err != nil || !r.accepted || r.serverName != "inner.test" {
+		t.Fatalf("first config: %+v; want ECH accepted with inner name inner.test", r)
+	}
+
+	clk.add(time.Hour)
+	if err := m.refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	second := m.ConfigList()
+	if string(second) == string(first) {
+		t.Fatal("the config list did not change after one rotation period")
+	}
+	for name, list := range map[string][]byte{"current": second, "previous": first} {
+		if r := handshake(t, m, list); r.err != nil || !r.accepted {
+			t.Errorf("%s config after one rotation: %+v; want accepted", name, r)
+		}
+	}
+
+	clk.add(time.Hour)
+	if err := m.refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// Two rotations on, the first key is gone: the server declines ECH and
+	// sends the current config as the retry config.
+	r := handshake(t, m, first)
+	var rej *tls.ECHRejectionError
+	if !errors.As(r.err, &rej) {
+		t.Fatalf("first config after two rotations: %+v (%v); want an ECHRejectionError", r, r.err)
+	}
+	if string(rej.RetryConfigList) != string(m.ConfigList()) {
+		t.Errorf("retry config list is not the current one")
+	}
+	if r := handshake(t, m, rej.RetryConfigList); r.err != nil || !r.accepted {
+		t.Errorf("with the retry config: %+v; want accepted", r)
+	}
+}
+
+// Two instances on one storage use the same keys; the second does not
+// rotate what the first made.
+func TestSharedStorage(t *testing.T) {
+	clk := &clock{now: time.Unix(1_700_000_000, 0)}
+	st := &certmagic.FileStorage{Path: t.TempDir()}
+	a := newManager(t, st, clk)
+	b := newManager(t, st, clk)
+	if string(a.ConfigList()) != string(b.ConfigList()) {
+		t.Fatal("two managers on one storage made different keys")
+	}
+	clk.add(time.Hour)
+	if err := a.refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if string(a.ConfigList()) != string(b.ConfigList()) {
+		t.Fatal("after a rotation the managers disagree")
+	}
+	set, err := Load(t.Context(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Keys) != 2 {
+		t.Errorf("stored %d keys after one rotation; want 2 (current and previous)", len(set.Keys))
+	}
+	info, err := os.Stat(filepath.Join(st.Path, StorageKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := info.Mode().Perm(); perm != 0o600 {
+		t.Errorf("key file mode %o; want 600", perm)
+	}
+}
+
+// A new public name gets a new key at once; the old current key stays
+// accepted for the clients that hold it.
+func TestPublicNameChange(t *testing.T) {
+	clk := &clock{now: time.Unix(1_700_000_000, 0)}
+	st := &certmagic.FileStorage{Path: t.TempDir()}
+	old := newManager(t, st, clk)
+	m, err := NewManager(Options{Storage: st, PublicName: "other.test", Rotate: time.Hour, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := ParseConfigList(m.ConfigList())
+	if err != nil || cs[0].PublicName != "other.test" {
+		t.Fatalf("config %+v, %v; want public name other.test", cs, err)
+	}
+	if r := handshake(t, m, old.ConfigList()); r.err != nil || !r.accepted {
+		t.Errorf("the previous public name's config: %+v; want accepted", r)
+	}
+}
+
+type result struct {
+	accepted   bool
+	serverName string // the name the server saw (the inner one when accepted)
+	err        error
+}
+
+// handshake runs a TLS 1.3 handshake over loopback TCP (a net.Pipe has no
+// buffer: the server's session ticket and the client's alert would block
+// each other): a client with list
+// asking for inner.test, a server with m's keys and a certificate for
+// both inner.test and ech.test.
+func handshake(t *testing.T, m *Manager, list []byte) result {
+	t.Helper()
+	cert, pool := testCert(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	seen := make(chan string, 1)
+	srv := tls.Server(sc, &tls.Config{
+		GetEncryptedClientHelloKeys: m.Keys,
+		GetCertificate: func(h *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			seen <- h.ServerName
+			return cert, nil
+		},
+	})
+	done := make(chan error, 1)
+	go func() { done <- srv.HandshakeContext(t.Context()) }()
+	cli := tls.Client(cc, &tls.Config{ServerName: "inner.test", RootCAs: pool, MinVersion: tls.VersionTLS13,
+		EncryptedClientHelloConfigList: list})
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	err = cli.HandshakeContext(ctx)
+	cli.Close()
+	<-done
+	r := result{accepted: err == nil && cli.ConnectionState().ECHAccepted, err: err}
+	select {
+	case r.serverName = <-seen:
+	default:
+	}
+	return r
+}
+
+var (
+	certOnce sync.Once
+	certVal  *tls.Certificate
+	certPool *x509.CertPool
+)
+
+func testCert(t *testing.T) (*tls.Certificate, *x509.CertPool) {
+	certOnce.Do(func() {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test"},
+			DNSNames: []string{"inner.test", "ech.test", "other.test"}, NotBefore: time.Now().Add(-time.Hour),
+			NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+			KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			panic(err)
+		}
+		c, _ := x509.ParseCertificate(der)
+		certPool = x509.NewCertPool()
+		certPool.AddCert(c)
+		certVal = &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: c}
+	})
+	return certVal, certPool
+}

@@ -1,0 +1,319 @@
+package integration
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/quic-go/quic-go/http3"
+	"golang.org/x/crypto/cryptobyte"
+)
+
+// echSites are two sites with different answers, so a request shows which
+// site the inner (encrypted) server name picked.
+const echSites = `sites:
+  - hosts: [a.test]
+    routes: [{respond: {body: "site a"}}]
+  - hosts: [b.test]
+    routes: [{respond: {body: "site b"}}]
+`
+
+// TestECH: a Go client with the ECHConfigList `tlsgate ech config` prints
+// reaches each site by its inner name, while the ClientHello on the wire
+// (seen by a relay in the test) names only the public name; a client
+// without ECH still works; after a rotation the previous config still
+// connects, and after two the server's retry config does.
+func TestECH(t *testing.T) {
+	inst := startTLSGate(t, header+"ech: {public_name: ech.test, rotate: 4s}\n"+echSites, "--log-level", "debug")
+	pool := inst.rootPool(t)
+	list := echConfig(t, inst)
+	relay := startHelloRelay(t, inst.HTTPS)
+
+	for _, site := range []string{"a", "b"} {
+		host := site + ".test"
+		st, body := echGet(t, relay.addr, host, pool, list)
+		if !st.ECHAccepted {
+			t.Errorf("%s: ECH not accepted", host)
+		}
+		if want := "site " + site; body != want {
+			t.Errorf("%s over ECH answered %q; want %q", host, body, want)
+		}
+		if names := st.PeerCertificates[0].DNSNames; !slices.Contains(names, host) {
+			t.Errorf("%s over ECH got a certificate for %v", host, names)
+		}
+		if outer := relay.lastSNI(t); outer != "ech.test" {
+			t.Errorf("outer SNI on the wire for %s = %q; want the public name ech.test", host, outer)
+		}
+	}
+	if !inst.WaitLog("outer_server_name=ech.test", 5*time.Second) {
+		t.Error("the server did not log the outer server name at debug level")
+	}
+
+	// HTTP/3: quic-go hands crypto/tls the same config, ECH included.
+	h3 := h3Client(t, pool)
+	h3.Transport.(*http3.Transport).TLSClientConfig.EncryptedClientHelloConfigList = list
+	resp, err := h3.Get(inst.url("b.test", "/"))
+	if err != nil {
+		t.Fatalf("HTTP/3 with ECH: %v", err)
+	}
+	h3Body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.Proto != "HTTP/3.0" || resp.TLS == nil || !resp.TLS.ECHAccepted || string(h3Body) != "site b" {
+		t.Errorf("HTTP/3 with ECH: %s, ECH accepted %v, body %q; want HTTP/3.0, accepted, site b", resp.Proto, resp.TLS != nil && resp.TLS.ECHAccepted, h3Body)
+	}
+
+	// Without ECH: the real name is on the wire, and it still works.
+	st, body := echGet(t, relay.addr, "a.test", pool, nil)
+	if st.ECHAccepted || body != "site a" {
+		t.Errorf("without ECH: accepted %v, body %q; want not accepted, site a", st.ECHAccepted, body)
+	}
+	if outer := relay.lastSNI(t); outer != "a.test" {
+		t.Errorf("SNI without ECH = %q; want a.test", outer)
+	}
+	// The public name itself has a certificate (for clients falling back
+	// to the outer handshake) and no content.
+	if _, err := handshake(inst.HTTPS, &tls.Config{ServerName: "ech.test", RootCAs: pool}); err != nil {
+		t.Errorf("handshake for the public name: %v", err)
+	}
+
+	// Rotation: the next config, then the previous one still accepted.
+	second := waitECHChange(t, inst, list)
+	if st, _ := echGet(t, inst.HTTPS, "b.test", pool, list); !st.ECHAccepted {
+		t.Error("the previous config is not accepted after one rotation")
+	}
+	if st, _ := echGet(t, inst.HTTPS, "b.test", pool, second); !st.ECHAccepted {
+		t.Error("the new config is not accepted")
+	}
+	// Two rotations on, the first key is dropped: the server declines ECH
+	// and hands out the current config, with which Go's client retries.
+	third := waitECHChange(t, inst, second)
+	_, err = echDial(inst.HTTPS, "a.test", pool, list)
+	var rej *tls.ECHRejectionError
+	if !errors.As(err, &rej) {
+		t.Fatalf("a config two rotations old: %v; want an ECHRejectionError with retry configs", err)
+	}
+	if string(rej.RetryConfigList) != string(third) && string(rej.RetryConfigList) != string(echConfig(t, inst)) {
+		t.Errorf("the retry config is not the current one")
+	}
+	if st, body := echGet(t, inst.HTTPS, "a.test", pool, rej.RetryConfigList); !st.ECHAccepted || body != "site a" {
+		t.Errorf("with the retry config: accepted %v, body %q", st.ECHAccepted, body)
+	}
+	if strings.Contains(inst.Stderr.String(), "private_key") {
+		t.Error("the log mentions a private key")
+	}
+}
+
+// TestECHConfigCommand: the command's errors and its --json form.
+func TestECHConfigCommand(t *testing.T) {
+	dir := t.TempDir()
+	noECH := writeFile(t, dir, "plain.yaml", "data_dir: "+dir+"/data\n"+echSites)
+	if res := tlsgate(t, dir, "ech", "config", "-c", noECH); res.Code != 2 || !strings.Contains(res.Stderr, "no ech block") {
+		t.Errorf("ech config without an ech block: %s; want exit 2 naming the missing block", res)
+	}
+	withECH := writeFile(t, dir, "ech.yaml", "data_dir: "+dir+"/data\nech: {public_name: ech.test}\n"+echSites)
+	if res := tlsgate(t, dir, "ech", "config", "-c", withECH); res.Code != 1 || !strings.Contains(res.Stderr, "no ECH keys yet") {
+		t.Errorf("ech config before the first start: %s; want exit 1, no keys yet", res)
+	}
+	if res := tlsgate(t, dir, "ech", "config", "--help"); res.Code != 0 || !strings.Contains(res.Stdout, "HTTPS 1 . alpn=h2,h3 ech=") {
+		t.Errorf("ech config --help: %s; want the DNS record example", res)
+	}
+
+	inst := startTLSGate(t, header+"ech: {public_name: ech.test}\n"+echSites)
+	res := tlsgate(t, inst.Dir, "ech", "config", "--data-dir", inst.DataDir, "--json")
+	for _, want := range []string{`"public_name": "ech.test"`, `"config_list": "`, `"accepted_config_ids": [`} {
+		if res.Code != 0 || !strings.Contains(res.Stdout, want) {
+			t.Errorf("ech config --json: %s; want %s", res, want)
+		}
+	}
+	if strings.Contains(res.Stdout, "private") {
+		t.Errorf("ech config --json prints private key material:\n%s", res.Stdout)
+	}
+}
+
+// echConfig runs `tlsgate ech config` for inst and decodes its output.
+func echConfig(t *testing.T, inst *instance) []byte {
+	t.Helper()
+	res := tlsgate(t, inst.Dir, "ech", "config", "-c", inst.ConfigPath)
+	if res.Code != 0 {
+		t.Fatalf("tlsgate ech config: %s", res)
+	}
+	list, err := base64.StdEncoding.DecodeString(strings.TrimSpace(res.Stdout))
+	if err != nil {
+		t.Fatalf("tlsgate ech config printed %q: %v", res.Stdout, err)
+	}
+	return list
+}
+
+// waitECHChange polls `tlsgate ech config` until it prints a config list
+// other than old (a rotation), and returns it.
+func waitECHChange(t *testing.T, inst *instance, old []byte) []byte {
+	t.Helper()
+	var next []byte
+	eventually(t, 20*time.Second, "ech config to change (rotation)", func() error {
+		next = echConfig(t, inst)
+		if string(next) == string(old) {
+			return errors.New("unchanged")
+		}
+		return nil
+	})
+	return next
+}
+
+// echDial does a TLS 1.3 handshake with addr for host, with ECH when list
+// is set.
+func echDial(addr, host string, pool *x509.CertPool, list []byte) (*tls.Conn, error) {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	return tls.DialWithDialer(d, "tcp", addr, &tls.Config{ServerName: host, RootCAs: pool, MinVersion: tls.VersionTLS13,
+		EncryptedClientHelloConfigList: list, NextProtos: []string{"http/1.1"}})
+}
+
+// echGet sends GET / for host over a connection made with echDial and
+// returns the connection state and body.
+func echGet(t *testing.T, addr, host string, pool *x509.CertPool, list []byte) (tls.ConnectionState, string) {
+	t.Helper()
+	tr := &http.Transport{DialTLSContext: func(context.Context, string, string) (net.Conn, error) {
+		return echDial(addr, host, pool, list)
+	}}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("https://" + host + "/")
+	if err != nil {
+		t.Fatalf("GET https://%s/ (ECH %v): %v", host, list != nil, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return *resp.TLS, string(body)
+}
+
+// helloRelay is a TCP relay in front of tlsgate that keeps the server name
+// of each ClientHello passing through: what an observer on the wire sees.
+type helloRelay struct {
+	addr string
+	mu   sync.Mutex
+	snis []string
+	errs []error
+}
+
+func startHelloRelay(t *testing.T, target string) *helloRelay {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &helloRelay{addr: ln.Addr().String()}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() { r.serve(c, target) })
+		}
+	})
+	return r
+}
+
+func (r *helloRelay) serve(c net.Conn, target string) {
+	defer c.Close()
+	up, err := net.DialTimeout("tcp", target, 5*time.Second)
+	if err != nil {
+		r.record("", err)
+		return
+	}
+	defer up.Close()
+	// The first TLS record holds the ClientHello (Go's fits in one).
+	var hdr [5]byte
+	if _, err := io.ReadFull(c, hdr[:]); err != nil {
+		r.record("", err)
+		return
+	}
+	rec := make([]byte, int(hdr[3])<<8|int(hdr[4]))
+	if _, err := io.ReadFull(c, rec); err != nil {
+		r.record("", err)
+		return
+	}
+	r.record(helloSNI(hdr[0], rec))
+	up.Write(append(hdr[:], rec...))
+	done := make(chan struct{})
+	go func() { io.Copy(c, up); c.Close(); close(done) }()
+	io.Copy(up, c)
+	up.Close()
+	<-done
+}
+
+func (r *helloRelay) record(sni string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.snis = append(r.snis, sni)
+	r.errs = append(r.errs, err)
+}
+
+// lastSNI is the server name of the last ClientHello relayed.
+func (r *helloRelay) lastSNI(t *testing.T) string {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.snis) == 0 {
+		t.Fatal("the relay saw no connection")
+	}
+	if err := r.errs[len(r.errs)-1]; err != nil {
+		t.Fatalf("relay: %v", err)
+	}
+	return r.snis[len(r.snis)-1]
+}
+
+// helloSNI parses a TLS handshake record holding a ClientHello (RFC 8446
+// 4.1.2) and returns its server_name.
+func helloSNI(recordType byte, rec []byte) (string, error) {
+	if recordType != 22 {
+		return "", fmt.Errorf("first record has type %d; want 22 (handshake)", recordType)
+	}
+	s := cryptobyte.String(rec)
+	var (
+		msgType           uint8
+		body              cryptobyte.String
+		version           uint16
+		random, sessionID []byte
+		suites, comp      cryptobyte.String
+		exts              cryptobyte.String
+	)
+	if !s.ReadUint8(&msgType) || msgType != 1 || !s.ReadUint24LengthPrefixed(&body) ||
+		!body.ReadUint16(&version) || !body.ReadBytes(&random, 32) ||
+		!body.ReadUint8LengthPrefixed((*cryptobyte.String)(&sessionID)) ||
+		!body.ReadUint16LengthPrefixed(&suites) || !body.ReadUint8LengthPrefixed(&comp) ||
+		!body.ReadUint16LengthPrefixed(&exts) {
+		return "", errors.New("not a ClientHello")
+	}
+	for !exts.Empty() {
+		var typ uint16
+		var data cryptobyte.String
+		if !exts.ReadUint16(&typ) || !exts.ReadUint16LengthPrefixed(&data) {
+			return "", errors.New("malformed extensions")
+		}
+		if typ != 0 { // server_name
+			continue
+		}
+		var list, name cryptobyte.String
+		var nameType uint8
+		if !data.ReadUint16LengthPrefixed(&list) || !list.ReadUint8(&nameType) || !list.ReadUint16LengthPrefixed(&name) {
+			return "", errors.New("malformed server_name")
+		}
+		return string(name), nil
+	}
+	return "", nil
+}
