@@ -62,7 +62,8 @@ func (s *Server) echOuterKeys(hello *tls.ClientHelloInfo) ([]tls.EncryptedClient
 // the outer handshake and retry with the config the server sends. It takes
 // the first site's TLS mode when that is acme, local or adhoc (and its dns
 // block), else the default rule for the name (acme for public names, local
-// for local ones). Nil when ECH is off or a site serves the name.
+// for local ones). Nil when ECH is off or a site lists the name (exactly or
+// by a wildcard; a "*" catch-all does not count).
 func (s *Server) echSite(cfg *config.Config) *config.Site {
 	if s.ech == nil {
 		return nil
@@ -71,7 +72,11 @@ func (s *Server) echSite(cfg *config.Config) *config.Site {
 	covered := make(map[string]bool)
 	for _, sc := range cfg.Sites {
 		for _, h := range sc.Hosts {
-			covered[h] = true
+			// A catch-all would get the name only on demand, after its
+			// ask: the public name gets its own site instead.
+			if h != "*" {
+				covered[h] = true
+			}
 		}
 	}
 	if _, ok := route.NewHosts(covered).Match(name); ok {
