@@ -114,17 +114,23 @@ func (s *Server) connState(listener string) func(net.Conn, http.ConnState) {
 			open.Dec()
 			if tc, ok := c.(*tls.Conn); ok {
 				cs := tc.ConnectionState()
-				site, result := accesslog.UnknownSite, "failed"
-				if cs.HandshakeComplete {
-					result = "ok"
-				}
-				if st, ok := s.rt.Load().hosts.Match(cs.ServerName); ok && cs.ServerName != "" {
-					site = st.defaultName
-				}
-				s.alog.Metrics.Handshakes.WithLabelValues(site, accesslog.TLSVersion(cs.Version), result).Inc()
+				s.countHandshake(cs.ServerName, cs.Version, cs.HandshakeComplete)
 			}
 		}
 	}
+}
+
+// countHandshake counts one TLS handshake (TCP or QUIC) in
+// tlsgate_tls_handshakes_total when its connection ends.
+func (s *Server) countHandshake(serverName string, version uint16, complete bool) {
+	site, result := accesslog.UnknownSite, "failed"
+	if complete {
+		result = "ok"
+	}
+	if st, ok := s.rt.Load().hosts.Match(serverName); ok && serverName != "" {
+		site = st.defaultName
+	}
+	s.alog.Metrics.Handshakes.WithLabelValues(site, accesslog.TLSVersion(version), result).Inc()
 }
 
 func isFalse(b *bool) bool { return b != nil && !*b }

@@ -108,6 +108,10 @@ func (s *Server) switchLocked(cfg *config.Config, opened map[Role]*boundListener
 }
 
 func (s *Server) closeBound(role Role, b *boundListener) {
+	if role == RoleHTTP3 {
+		s.retireHTTP3(b) // drains in the background, then logs
+		return
+	}
 	b.closing.Store(true)
 	b.close()
 	s.logger.Info("stopped listening", "role", role, "address", b.addr)
@@ -115,6 +119,10 @@ func (s *Server) closeBound(role Role, b *boundListener) {
 
 // serve runs one listener's accept loop in its own goroutine.
 func (s *Server) serve(role Role, b *boundListener) {
+	var serveH3 func() error
+	if role == RoleHTTP3 {
+		serveH3 = s.serveHTTP3(b)
+	}
 	s.serving.Add(1)
 	go func() {
 		defer s.serving.Done()
@@ -127,7 +135,7 @@ func (s *Server) serve(role Role, b *boundListener) {
 		case RoleAdmin:
 			err = s.admin.Serve(b.ln)
 		case RoleHTTP3:
-			err = s.h3.ServeListener(b.qln)
+			err = serveH3()
 		}
 		if b.closing.Load() || errors.Is(err, http.ErrServerClosed) {
 			return

@@ -83,6 +83,9 @@ type capStats struct {
 	waits atomic.Int64 // times Accept found the listener full
 	nanos atomic.Int64 // finished waits, summed
 	since atomic.Int64 // start of the wait in progress (unix ns), 0 if none
+	// refused counts HTTP/3 connections refused at the cap: UDP has no
+	// backlog to leave them in.
+	refused atomic.Int64
 }
 
 func (s *capStats) seconds() float64 {
@@ -95,8 +98,8 @@ func (s *capStats) seconds() float64 {
 
 // capCollector exports capStats per listener role.
 type capCollector struct {
-	stats       map[Role]*capStats
-	waits, secs *prometheus.Desc
+	stats                map[Role]*capStats
+	waits, secs, refused *prometheus.Desc
 }
 
 func newCapCollector(stats map[Role]*capStats) *capCollector {
@@ -106,14 +109,23 @@ func newCapCollector(stats map[Role]*capStats) *capCollector {
 			"Times a listener reached limits.max_connections and left new connections waiting in the listen backlog, by listener.", []string{"listener"}, nil),
 		secs: prometheus.NewDesc("tlsgate_listener_at_cap_seconds_total",
 			"Time a listener spent at limits.max_connections (new connections waiting in the listen backlog), by listener.", []string{"listener"}, nil),
+		refused: prometheus.NewDesc("tlsgate_listener_cap_refused_total",
+			"HTTP/3 connections refused because the listener was at limits.max_connections (UDP has no listen backlog to wait in), by listener.", []string{"listener"}, nil),
 	}
 }
 
-func (c *capCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.waits; ch <- c.secs }
+func (c *capCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.waits
+	ch <- c.secs
+	ch <- c.refused
+}
 
 func (c *capCollector) Collect(ch chan<- prometheus.Metric) {
 	for role, s := range c.stats {
 		ch <- prometheus.MustNewConstMetric(c.waits, prometheus.CounterValue, float64(s.waits.Load()), string(role))
 		ch <- prometheus.MustNewConstMetric(c.secs, prometheus.CounterValue, s.seconds(), string(role))
+		if role == RoleHTTP3 {
+			ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(s.refused.Load()), string(role))
+		}
 	}
 }

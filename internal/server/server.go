@@ -115,7 +115,7 @@ type Server struct {
 	rt atomic.Pointer[Runtime]
 
 	https, http, admin *http.Server
-	h3                 *http3.Server
+	h3                 http3State
 	// altSvc is the Alt-Svc value for h1/h2 answers (nil: HTTP/3 off);
 	// set with the bound listeners.
 	altSvc atomic.Pointer[string]
@@ -130,12 +130,15 @@ type Server struct {
 }
 
 // boundListener is one bound address: a TCP or unix listener (ln), or for
-// HTTP/3 a UDP socket (pc) and the QUIC listener on it (qln).
+// HTTP/3 a UDP socket (pc), the QUIC transport and listener on it (tr,
+// qln) and, once served, its HTTP/3 server (h3).
 type boundListener struct {
 	addr    string
 	ln      net.Listener
 	pc      net.PacketConn
+	tr      *quic.Transport
 	qln     *quic.Listener
+	h3      *http3.Server
 	closing atomic.Bool
 }
 
@@ -143,7 +146,7 @@ func (b *boundListener) close() error {
 	if b.ln != nil {
 		return b.ln.Close()
 	}
-	return errors.Join(b.qln.Close(), b.pc.Close())
+	return errors.Join(b.qln.Close(), b.tr.Close(), b.pc.Close())
 }
 
 func (b *boundListener) localAddr() net.Addr {
@@ -209,7 +212,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		serveErr:  make(chan error, 4),
 		alog:      newAccessSink(),
 		limits:    cfg.Limits,
-		capStats:  map[Role]*capStats{RoleHTTPS: {}, RoleHTTP: {}},
+		capStats:  map[Role]*capStats{RoleHTTPS: {}, RoleHTTP: {}, RoleHTTP3: {}},
 
 		authTransport: access.NewAuthTransport(),
 		events:        bus,
@@ -380,13 +383,6 @@ func (s *Server) shutdown() error {
 	wg.Go(func() { errs[3] = s.shutdownHTTP3(ctx) })
 	wg.Wait()
 	s.serving.Wait()
-	// http3.Server does not close listeners it was handed: the QUIC
-	// listener and UDP socket go now that its connections are done.
-	s.reloadMu.Lock()
-	if b := s.bound[RoleHTTP3]; b != nil {
-		b.close()
-	}
-	s.reloadMu.Unlock()
 	// Under reloadMu: the checkers were started by whichever reload ran last.
 	s.reloadMu.Lock()
 	s.rt.Load().stopUpstreams()

@@ -1,0 +1,321 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
+
+	"github.com/tlsgate/tlsgate/test/testenv"
+)
+
+// h3Get is one GET over c; it returns the status and body.
+func h3Get(c *http.Client, url string) (int, string, error) {
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.Proto != "HTTP/3.0" {
+		return 0, "", fmt.Errorf("answer over %s; want HTTP/3.0", resp.Proto)
+	}
+	return resp.StatusCode, string(b), err
+}
+
+// closeH3 closes the client's QUIC connections.
+func closeH3(c *http.Client) { c.Transport.(*http3.Transport).Close() }
+
+// waitMetric polls /metrics until sample has the value want.
+func waitMetric(t *testing.T, inst *instance, sample string, want float64) {
+	t.Helper()
+	eventually(t, 10*time.Second, fmt.Sprintf("%s = %v", sample, want), func() error {
+		if got := metricValue(t, inst, sample); got != want {
+			return fmt.Errorf("%s = %v", sample, got)
+		}
+		return nil
+	})
+}
+
+// TestHTTP3Runtime: over HTTP/3, the Runtime's limits and telemetry hold as
+// over h1/h2: a body over max_body_bytes gets 413, a site's rate limit
+// 429, the access log says HTTP/3.0, tlsgate_connections_open{listener=
+// "http3"} and tlsgate_tls_handshakes_total count QUIC connections (ok and
+// failed), limits.max_connections refuses the connection past the cap
+// (counted) and admits one again when another closes, and
+// max_concurrent_streams is what the QUIC handshake allows.
+func TestHTTP3Runtime(t *testing.T) {
+	t.Parallel()
+	echo := echoBackend(t, "echo")
+	g := newGateConfig(t)
+	g.Vars = map[string]string{"Echo": echo}
+	inst := startWith(t, g, header+`access_log: {output: "{{.Dir}}/access.log", format: json}
+limits: {max_connections: 3, max_concurrent_streams: 4, idle_timeout: 1m}
+sites:
+  - hosts: [h3.test]
+    tls: local
+    routes:
+      - path: /upload/
+        to: ["{{.Vars.Echo}}"]
+        max_body_bytes: 1KiB
+      - path: /limited/
+        respond: {body: "ok"}
+        rate_limit: {requests: 1, per: 1h, burst: 2}
+      - path: /
+        respond: {body: "served"}
+`)
+	pool := inst.rootPool(t)
+	open := `tlsgate_connections_open{listener="http3"}`
+	okHandshakes := `tlsgate_tls_handshakes_total{result="ok",site="h3.test",version="TLSv1.3"}`
+	failedHandshakes := `tlsgate_tls_handshakes_total{result="failed",site="h3.test",version="TLSv1.3"}`
+
+	c := h3Client(t, pool)
+	if code, body, err := h3Get(c, inst.url("h3.test", "/")); err != nil || code != 200 || body != "served" {
+		t.Fatalf("GET over HTTP/3: %d %q %v", code, body, err)
+	}
+	waitMetric(t, inst, open, 1)
+
+	t.Run("body limit", func(t *testing.T) {
+		resp, err := c.Post(inst.url("h3.test", "/upload/x"), "application/octet-stream", bytes.NewReader(make([]byte, 4096)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(b), "413 Request Entity Too Large") {
+			t.Errorf("4KiB POST over HTTP/3 to a 1KiB route: %d %q; want 413", resp.StatusCode, b)
+		}
+		resp, err = c.Post(inst.url("h3.test", "/upload/x"), "text/plain", strings.NewReader("small"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("small POST over HTTP/3: %d; want 200", resp.StatusCode)
+		}
+	})
+
+	t.Run("rate limit", func(t *testing.T) {
+		var codes []int
+		for range 3 {
+			code, _, err := h3Get(c, inst.url("h3.test", "/limited/"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			codes = append(codes, code)
+		}
+		if codes[0] != 200 || codes[1] != 200 || codes[2] != http.StatusTooManyRequests {
+			t.Errorf("3 GETs over HTTP/3 against burst 2: %v; want [200 200 429]", codes)
+		}
+	})
+
+	t.Run("access log", func(t *testing.T) {
+		eventually(t, 5*time.Second, "HTTP/3.0 lines in the access log", func() error {
+			b, err := os.ReadFile(filepath.Join(inst.Dir, "access.log"))
+			if err != nil {
+				return err
+			}
+			for _, want := range []string{`"status":413`, `"status":429`} {
+				found := false
+				for line := range strings.SplitSeq(string(b), "\n") {
+					if strings.Contains(line, want) && strings.Contains(line, `"proto":"HTTP/3.0"`) {
+						found = true
+					}
+				}
+				if !found {
+					return fmt.Errorf("no HTTP/3.0 line with %s:\n%s", want, b)
+				}
+			}
+			return nil
+		})
+	})
+
+	t.Run("max_concurrent_streams", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		conn, err := quic.DialAddr(ctx, inst.HTTPS, &tls.Config{RootCAs: pool, ServerName: "h3.test", NextProtos: []string{http3.NextProtoH3}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.CloseWithError(0, "")
+		// OpenStream does not wait: past the peer's initial_max_streams_bidi
+		// it fails at once.
+		for i := range 4 {
+			if _, err := conn.OpenStream(); err != nil {
+				t.Fatalf("stream %d of 4: %v", i+1, err)
+			}
+		}
+		if _, err := conn.OpenStream(); !errors.As(err, new(*quic.StreamLimitReachedError)) {
+			t.Errorf("a 5th stream with max_concurrent_streams 4: %v; want the stream limit reached", err)
+		}
+	})
+
+	// The max_concurrent_streams connection has ended: one open again.
+	waitMetric(t, inst, open, 1)
+	if v := metricValue(t, inst, okHandshakes); v < 1 {
+		t.Errorf("%s = %v after a closed QUIC connection; want it counted", okHandshakes, v)
+	}
+
+	t.Run("failed handshake", func(t *testing.T) {
+		before := max(metricValue(t, inst, failedHandshakes), 0)
+		// A client that does not trust the local CA rejects the certificate.
+		if _, _, err := h3Get(h3Client(t, x509.NewCertPool()), inst.url("h3.test", "/")); err == nil {
+			t.Fatal("an HTTP/3 client without the local root got an answer")
+		}
+		waitMetric(t, inst, failedHandshakes, before+1)
+	})
+
+	t.Run("max_connections", func(t *testing.T) {
+		closeH3(c)
+		waitMetric(t, inst, open, 0)
+		var held []*http.Client
+		for range 3 {
+			hc := h3Client(t, pool)
+			if code, _, err := h3Get(hc, inst.url("h3.test", "/")); err != nil || code != 200 {
+				t.Fatalf("connection under the cap: %d %v", code, err)
+			}
+			held = append(held, hc)
+		}
+		waitMetric(t, inst, open, 3)
+		over := h3Client(t, pool)
+		_, _, err := h3Get(over, inst.url("h3.test", "/"))
+		if err == nil || !strings.Contains(err.Error(), "CONNECTION_REFUSED") {
+			t.Fatalf("a 4th HTTP/3 connection with max_connections 3: %v; want CONNECTION_REFUSED", err)
+		}
+		if v := metricValue(t, inst, `tlsgate_listener_cap_refused_total{listener="http3"}`); v < 1 {
+			t.Errorf("tlsgate_listener_cap_refused_total = %v; want the refusal counted", v)
+		}
+		if v := metricValue(t, inst, `tlsgate_listener_cap_waits_total{listener="http3"}`); v < 1 {
+			t.Errorf("tlsgate_listener_cap_waits_total = %v; want reaching the cap counted", v)
+		}
+		if v := metricValue(t, inst, `tlsgate_listener_at_cap_seconds_total{listener="http3"}`); v <= 0 {
+			t.Errorf("tlsgate_listener_at_cap_seconds_total = %v; want time at the cap", v)
+		}
+		closeH3(held[0])
+		waitMetric(t, inst, open, 2)
+		if code, _, err := h3Get(h3Client(t, pool), inst.url("h3.test", "/")); err != nil || code != 200 {
+			t.Errorf("a new connection once one closed: %d %v; want 200", code, err)
+		}
+	})
+}
+
+// TestHTTP3IdleTimeout: limits.idle_timeout closes an idle QUIC
+// connection (the client's own idle timeout is quic-go's 30s).
+func TestHTTP3IdleTimeout(t *testing.T) {
+	t.Parallel()
+	inst := startTLSGate(t, header+`
+limits: {idle_timeout: 2s}
+sites:
+  - hosts: [idle.test]
+    tls: local
+    routes: [{path: /, respond: {body: "served"}}]
+`)
+	c := h3Client(t, inst.rootPool(t))
+	if code, _, err := h3Get(c, inst.url("idle.test", "/")); err != nil || code != 200 {
+		t.Fatalf("GET over HTTP/3: %d %v", code, err)
+	}
+	open := `tlsgate_connections_open{listener="http3"}`
+	waitMetric(t, inst, open, 1)
+	waitMetric(t, inst, open, 0)
+}
+
+// TestHTTP3ReloadMoveDrains: a reload that moves listen.http3 binds the new
+// UDP address first and drains the old one: a request in flight on the old
+// address completes, the old socket stays bound while it runs, and once the
+// client has closed its connection on the GOAWAY the old socket goes, well
+// before shutdown_timeout.
+func TestHTTP3ReloadMoveDrains(t *testing.T) {
+	t.Parallel()
+	started, release := make(chan struct{}, 1), make(chan struct{})
+	slow := backend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started <- struct{}{}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-release:
+		}
+		io.WriteString(w, "finished")
+	}))
+	vars := map[string]string{"Echo": slow, "H3": ""}
+	inst := startTLSGateVars(t, vars, http3Config)
+	pool := inst.rootPool(t)
+	old := h3Client(t, pool)
+
+	type result struct {
+		code int
+		body string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, body, err := h3Get(old, inst.url("a.test", "/echo/slow"))
+		done <- result{code, body, err}
+	}()
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the HTTP/3 request never reached the backend")
+	}
+
+	newPort := testenv.FreePort(t)
+	vars["H3"] = fmt.Sprintf(`, http3: "127.0.0.1:%d"`, newPort)
+	inst.writeConfig(t, http3Config)
+	inst.Signal(t, syscall.SIGHUP)
+	inst.mustLog(t, "config reloaded", 5*time.Second)
+
+	// The new address serves at once; the old one is still bound, draining.
+	released := false
+	defer func() {
+		if !released {
+			close(release)
+		}
+	}()
+	fresh := h3Client(t, pool)
+	freshDone := make(chan result, 1)
+	go func() {
+		code, body, err := h3Get(fresh, fmt.Sprintf("https://a.test:%d/echo/new", newPort))
+		freshDone <- result{code, body, err}
+	}()
+	if pc, err := net.ListenPacket("udp", inst.HTTPS); err == nil {
+		pc.Close()
+		t.Fatalf("the old HTTP/3 address %s was released with a request in flight on it", inst.HTTPS)
+	}
+	close(release)
+	released = true
+	for name, ch := range map[string]chan result{"in flight on the old address": done, "on the new address": freshDone} {
+		select {
+		case r := <-ch:
+			if r.err != nil || r.code != 200 || r.body != "finished" {
+				t.Errorf("HTTP/3 request %s: %d %q %v; want 200 finished", name, r.code, r.body, r.err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("HTTP/3 request %s did not end", name)
+		}
+	}
+	// shutdown_timeout is 10s: a drain that ends within 5s ended because the
+	// client closed its connection on the GOAWAY.
+	eventually(t, 5*time.Second, "the old HTTP/3 address released after the drain", func() error {
+		pc, err := net.ListenPacket("udp", inst.HTTPS)
+		if err != nil {
+			return err
+		}
+		pc.Close()
+		return nil
+	})
+	inst.mustLog(t, "drained=true", time.Second)
+}
