@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -316,4 +317,76 @@ func helloSNI(recordType byte, rec []byte) (string, error) {
 		return string(name), nil
 	}
 	return "", nil
+}
+
+// TestECHFleet: two instances on one etcd share the ECH keys (sealed at
+// rest): both print the same config, both accept a client using it, and
+// after one of them rotates both serve the new key.
+func TestECHFleet(t *testing.T) {
+	etcd := startEtcd(t)
+	key := storageKey(t)
+	conf := header + fleetStorage(etcd.Endpoint, "echfleet/", key) + "ech: {public_name: ech.test, rotate: 3s}\n" + echSites
+	insts := []*instance{startMember(t, newGateConfig(t), conf), startMember(t, newGateConfig(t), conf)}
+	pool := x509.NewCertPool()
+	for _, inst := range insts {
+		// Each member has its own local CA; certificates in etcd may come
+		// from either.
+		eventually(t, 20*time.Second, "local CA root", func() error {
+			pem, err := os.ReadFile(inst.RootPath())
+			if err == nil && !pool.AppendCertsFromPEM(pem) {
+				err = errors.New("no certificate in " + inst.RootPath())
+			}
+			return err
+		})
+	}
+	for _, inst := range insts {
+		eventually(t, 20*time.Second, "a.test served", func() error {
+			_, err := handshake(inst.HTTPS, &tls.Config{ServerName: "a.test", RootCAs: pool})
+			return err
+		})
+	}
+	list := echConfig(t, insts[0])
+	if other := echConfig(t, insts[1]); string(other) != string(list) {
+		t.Fatal("the two members print different ECH configs")
+	}
+	for i, inst := range insts {
+		if st, body := echGet(t, inst.HTTPS, "a.test", pool, list); !st.ECHAccepted || body != "site a" {
+			t.Errorf("member %d: ECH accepted %v, body %q", i, st.ECHAccepted, body)
+		}
+	}
+	stored := etcd.Etcdctl(t, "get", "--print-value-only", "echfleet/data/ech/keys.key")
+	if !strings.HasPrefix(stored, "tlsgate-sealed") || strings.Contains(stored, "private_key") {
+		t.Errorf("the ECH keys in etcd are not sealed: %.40q", stored)
+	}
+
+	// A rotation by whichever member gets there first reaches both.
+	next := waitECHChange(t, insts[0], list)
+	for i, inst := range insts {
+		eventually(t, 10*time.Second, fmt.Sprintf("member %d accepts the new ECH config", i), func() error {
+			c, err := echDial(inst.HTTPS, "b.test", pool, next)
+			if err != nil {
+				return err
+			}
+			c.Close()
+			return nil
+		})
+	}
+	// Each key was made once, by one member, under the storage lock.
+	made := map[string]int{}
+	for _, inst := range insts {
+		for _, line := range strings.Split(inst.Stderr.String(), "\n") {
+			if _, rest, ok := strings.Cut(line, "ech: new key"); ok {
+				_, when, _ := strings.Cut(rest, "next_rotation=")
+				made[when]++
+			}
+		}
+	}
+	for when, n := range made {
+		if n != 1 {
+			t.Errorf("the key rotating at %s was made %d times", when, n)
+		}
+	}
+	if len(made) < 2 {
+		t.Errorf("%d keys made in the fleet; want the first one and at least one rotation", len(made))
+	}
 }
