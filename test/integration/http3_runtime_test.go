@@ -52,7 +52,8 @@ func waitMetric(t *testing.T, inst *instance, sample string, want float64) {
 }
 
 // TestHTTP3Runtime: over HTTP/3, the Runtime's limits and telemetry hold as
-// over h1/h2: a body over max_body_bytes gets 413, a site's rate limit
+// over h1/h2: a body over max_body_bytes gets 413, a body that stalls past
+// body_read_timeout 408, a site's rate limit
 // 429, the access log says HTTP/3.0, tlsgate_connections_open{listener=
 // "http3"} and tlsgate_tls_handshakes_total count QUIC connections (ok and
 // failed), limits.max_connections refuses the connection past the cap
@@ -64,7 +65,7 @@ func TestHTTP3Runtime(t *testing.T) {
 	g := newGateConfig(t)
 	g.Vars = map[string]string{"Echo": echo}
 	inst := startWith(t, g, header+`access_log: {output: "{{.Dir}}/access.log", format: json}
-limits: {max_connections: 3, max_concurrent_streams: 4, idle_timeout: 1m}
+limits: {max_connections: 3, max_concurrent_streams: 4, idle_timeout: 1m, body_read_timeout: 1s}
 sites:
   - hosts: [h3.test]
     tls: local
@@ -107,6 +108,23 @@ sites:
 		resp.Body.Close()
 		if resp.StatusCode != 200 {
 			t.Errorf("small POST over HTTP/3: %d; want 200", resp.StatusCode)
+		}
+	})
+
+	t.Run("body_read_timeout", func(t *testing.T) {
+		// A body that stops arriving: 408 once body_read_timeout (1s) passes.
+		pr, pw := io.Pipe()
+		defer pw.Close()
+		go pw.Write([]byte("the start of a body that never ends"))
+		req, _ := http.NewRequest("POST", inst.url("h3.test", "/upload/stall"), pr)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestTimeout {
+			t.Errorf("stalled POST body over HTTP/3: %d %q; want 408", resp.StatusCode, b)
 		}
 	})
 
@@ -318,4 +336,125 @@ func TestHTTP3ReloadMoveDrains(t *testing.T) {
 		return nil
 	})
 	inst.mustLog(t, "drained=true", time.Second)
+}
+
+// TestHTTP3Certificates: over HTTP/3 every certificate source is picked by
+// SNI as over TCP, the same certificate (serial) each way: an ACME site
+// (real Pebble), a file certificate (encrypted key), the local CA, adhoc
+// (self-signed) and an on-demand name whose first handshake is the QUIC
+// one (ask says yes, Pebble issues while it waits).
+func TestHTTP3Certificates(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	caCrt, caKey := opensslCA(t, dir)
+	pass := writeFile(t, dir, "pass.txt", "correct horse battery staple\n")
+	crt, key, fileSerial := opensslLeaf(t, dir, "leaf", "file.test", caCrt, caKey, pass)
+	ask := startAskService(t, func(name string) bool { return name == "ok.shop.example.com" })
+
+	g := newGateConfig(t)
+	p := startPebble(t, pebbleOptions{HTTPPort: portOf(t, g.HTTP), TLSPort: portOf(t, g.HTTPS)})
+	g.Vars = map[string]string{"Crt": crt, "Key": key, "Pass": pass, "Ask": ask.URL}
+	inst := startWith(t, g, header+p.acmeConfig("http-01")+`on_demand: {ask: "{{.Vars.Ask}}/allowed", burst: 2, interval: 10m}
+sites:
+  - hosts: [acme.example.com]
+    tls: acme
+    routes: [{path: /, respond: {body: "acme site"}}]
+  - hosts: [file.test]
+    tls: {cert_file: "{{.Vars.Crt}}", key_file: "{{.Vars.Key}}", key_passphrase_file: "{{.Vars.Pass}}"}
+    routes: [{path: /, respond: {body: "file site"}}]
+  - hosts: [local.test]
+    tls: local
+    routes: [{path: /, respond: {body: "local site"}}]
+  - hosts: [adhoc.test]
+    tls: adhoc
+    routes: [{path: /, respond: {body: "adhoc site"}}]
+  - hosts: ["*.shop.example.com"]
+    tls: on_demand
+    routes: [{path: /, respond: {body: "shop"}}]
+`)
+	pool := p.roots(t)
+	for _, f := range []string{caCrt, inst.RootPath()} {
+		b, err := os.ReadFile(f)
+		if err != nil || !pool.AppendCertsFromPEM(b) {
+			t.Fatalf("root %s: %v", f, err)
+		}
+	}
+
+	// leafOverH3 is the certificate an HTTP/3 GET for name is answered
+	// with, checking the site's body.
+	leafOverH3 := func(t *testing.T, c *http.Client, name, body string) *x509.Certificate {
+		t.Helper()
+		resp, err := c.Get(inst.url(name, "/"))
+		if err != nil {
+			t.Fatalf("%s over HTTP/3: %v", name, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != body || resp.Proto != "HTTP/3.0" {
+			t.Fatalf("%s over HTTP/3: %d %s %q; want 200 over HTTP/3.0 %q", name, resp.StatusCode, resp.Proto, b, body)
+		}
+		if resp.TLS == nil || len(resp.TLS.PeerCertificates) == 0 {
+			t.Fatalf("%s over HTTP/3: no peer certificate", name)
+		}
+		return resp.TLS.PeerCertificates[0]
+	}
+	// sameOverTCP checks the TCP listener serves the same certificate.
+	sameOverTCP := func(t *testing.T, name string, leaf *x509.Certificate, cfg *tls.Config) {
+		t.Helper()
+		cfg.ServerName = name
+		cs, err := handshake(inst.HTTPS, cfg)
+		if err != nil {
+			t.Fatalf("%s over TCP: %v", name, err)
+		}
+		if got := cs.PeerCertificates[0].SerialNumber; got.Cmp(leaf.SerialNumber) != 0 {
+			t.Errorf("%s: serial %x over TCP, %x over HTTP/3; want the same certificate", name, got, leaf.SerialNumber)
+		}
+	}
+
+	c := h3Client(t, pool)
+	// The on-demand name first, over QUIC: nothing has asked for it yet.
+	orders := p.orders()
+	leaf := leafOverH3(t, c, "ok.shop.example.com", "shop")
+	if !strings.HasPrefix(leaf.Issuer.CommonName, "Pebble") || leaf.VerifyHostname("ok.shop.example.com") != nil {
+		t.Errorf("on-demand over HTTP/3: %v issued by %q; want a Pebble certificate for the name", leaf.DNSNames, leaf.Issuer.CommonName)
+	}
+	if got := p.orders() - orders; got != 1 || ask.count("ok.shop.example.com") != 1 {
+		t.Errorf("on-demand over HTTP/3: %d orders, %d ask calls; want 1 and 1", got, ask.count("ok.shop.example.com"))
+	}
+	sameOverTCP(t, "ok.shop.example.com", leaf, &tls.Config{RootCAs: pool})
+	// A name ask refuses gets no certificate over HTTP/3 either.
+	if _, err := c.Get(inst.url("no.shop.example.com", "/")); err == nil {
+		t.Error("no.shop.example.com (refused by ask) got an answer over HTTP/3")
+	}
+
+	for _, tc := range []struct{ name, body, issuer string }{
+		{"acme.example.com", "acme site", "Pebble"},
+		{"local.test", "local site", "tlsgate"},
+		{"file.test", "file site", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			leaf := leafOverH3(t, c, tc.name, tc.body)
+			if leaf.VerifyHostname(tc.name) != nil {
+				t.Errorf("certificate for %v; want %s", leaf.DNSNames, tc.name)
+			}
+			if tc.name == "file.test" && leaf.SerialNumber.Text(16) != fileSerial {
+				t.Errorf("file.test serial %s; want the file's %s", leaf.SerialNumber.Text(16), fileSerial)
+			}
+			if tc.issuer != "" && !strings.Contains(leaf.Issuer.CommonName, tc.issuer) {
+				t.Errorf("issuer %q; want %s", leaf.Issuer.CommonName, tc.issuer)
+			}
+			sameOverTCP(t, tc.name, leaf, &tls.Config{RootCAs: pool})
+		})
+	}
+
+	t.Run("adhoc.test", func(t *testing.T) {
+		// Self-signed: nothing to trust but the certificate itself.
+		insecure := h3Client(t, pool)
+		insecure.Transport.(*http3.Transport).TLSClientConfig.InsecureSkipVerify = true
+		leaf := leafOverH3(t, insecure, "adhoc.test", "adhoc site")
+		if leaf.VerifyHostname("adhoc.test") != nil || leaf.Issuer.String() != leaf.Subject.String() {
+			t.Errorf("adhoc.test: %v issued by %q; want a self-signed certificate for adhoc.test", leaf.DNSNames, leaf.Issuer)
+		}
+		sameOverTCP(t, "adhoc.test", leaf, &tls.Config{InsecureSkipVerify: true})
+	})
 }
