@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests start as real peers.
-packages=(ca-certificates curl openssl python3 python3-flask python3-fastapi python3-uvicorn chromium libnss3-tools etcd-server etcd-client python3-requests bind9 bind9-utils apache2-utils goaccess systemd python3-venv nghttp2-client man-db)
+packages=(ca-certificates curl openssl python3 python3-flask python3-fastapi python3-uvicorn chromium libnss3-tools etcd-server etcd-client python3-requests bind9 bind9-utils bind9-dnsutils apache2-utils goaccess systemd python3-venv nghttp2-client man-db)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -32,12 +32,18 @@ type zoneFinder interface {
 // negative or stale answer is not cached for long.
 const challengeTTL = 60 * time.Second
 
+// NewRFC2136 is the rfc2136 provider of a dns block (d.Provider rfc2136):
+// for dns-01 here, and for the HTTPS records ech.publish writes.
+func NewRFC2136(d config.DNS) *dns.RFC2136 {
+	return &dns.RFC2136{Server: d.Server, KeyName: d.TSIGKeyName, Algorithm: d.TSIGAlgorithm, Secret: d.TSIGSecret, Zone: d.Zone}
+}
+
 // newDNSSolver builds the dns-01 solver for d.
 func newDNSSolver(d config.DNS, logger *slog.Logger) (*dnsSolver, error) {
 	var p recordProvider
 	switch d.Provider {
 	case config.DNSRFC2136:
-		p = &dns.RFC2136{Server: d.Server, KeyName: d.TSIGKeyName, Algorithm: d.TSIGAlgorithm, Secret: d.TSIGSecret, Zone: d.Zone}
+		p = NewRFC2136(d)
 	case config.DNSExec:
 		p = &dns.Exec{Command: d.Command}
 	case config.DNSWebhook:

@@ -623,4 +623,9 @@ type ECH struct {
 	// Rotate is how often a new ECH key is made; the previous one is still
 	// accepted for one more period, then dropped. Zero means 720h (30 days).
 	Rotate Duration `yaml:"rotate"`
+	// Publish writes an HTTPS (type 65) record carrying the ECHConfigList for
+	// every site host, through the rfc2136 provider of the site's dns block
+	// or acme.dns, and updates it on rotation. False means the operator
+	// publishes it (tlsgate ech config prints the value).
+	Publish bool `yaml:"publish"`
 }

@@ -30,6 +30,11 @@ func (v *validator) ech() {
 	if r := time.Duration(e.Rotate); r > 0 && r < minECHRotate {
 		v.errf("ech.rotate", "%s is too short; rotate ECH keys every few hours or days, e.g. 720h", e.Rotate)
 	}
+	if e.Publish {
+		if d := v.c.ACME.DNS; d == nil || d.Provider != DNSRFC2136 {
+			v.errf("ech.publish", "publish writes the HTTPS records through acme.dns, which must be the rfc2136 provider; set acme.dns {provider: rfc2136, server: ...}, or publish the record yourself (tlsgate ech config prints its ech= value)")
+		}
+	}
 }
 
 func isIP(s string) bool {

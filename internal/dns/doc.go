@@ -1,4 +1,5 @@
-// Package dns writes and checks the TXT records of ACME dns-01 challenges.
+// Package dns writes and checks the TXT records of ACME dns-01 challenges,
+// and the HTTPS records of Encrypted Client Hello.
 //
 // It holds three record providers, each implementing libdns's
 // RecordAppender and RecordDeleter (the interfaces CertMagic's DNS solver
@@ -12,7 +13,10 @@
 // [WaitVisible] polls resolvers until a record shows, and [FindZone],
 // [Authoritative] and [FollowCNAME] answer the lookups around it.
 //
-// The providers only touch TXT records. Records come in relative to the
+// [RFC2136.ReplaceHTTPS] also writes the HTTPS records (type 65) that carry
+// a site's Encrypted Client Hello config (ech.publish).
+//
+// The providers only touch TXT records otherwise. Records come in relative to the
 // zone argument, as libdns defines; a zone equal to the record's own name
 // ("@") is how callers that do not know the zone pass a whole FQDN to Exec
 // and Webhook, which never need one.

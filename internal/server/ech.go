@@ -3,18 +3,20 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
-
-	"github.com/caddyserver/certmagic"
 
 	"github.com/tlsgate/tlsgate/internal/answer"
 	"github.com/tlsgate/tlsgate/internal/certs"
 	"github.com/tlsgate/tlsgate/internal/config"
+	"github.com/tlsgate/tlsgate/internal/dns"
 	"github.com/tlsgate/tlsgate/internal/ech"
 	"github.com/tlsgate/tlsgate/internal/route"
 )
@@ -22,17 +24,21 @@ import (
 // newECH makes and starts the ECH key manager of cfg's ech block (nil when
 // there is none): the keys are in storage, and in service, before the
 // first handshake.
-func newECH(ctx context.Context, cfg *config.Config, store certmagic.Storage, logger *slog.Logger, now func() time.Time) (*ech.Manager, error) {
+func (s *Server) newECH(ctx context.Context, cfg *config.Config) (*ech.Manager, error) {
 	if cfg.ECH == nil {
 		return nil, nil
 	}
-	m, err := ech.NewManager(ech.Options{
-		Storage:    store,
+	opts := ech.Options{
+		Storage:    s.storage,
 		PublicName: cfg.ECH.PublicName,
 		Rotate:     time.Duration(cfg.ECH.Rotate),
-		Logger:     logger.With("component", "ech"),
-		Now:        now,
-	})
+		Logger:     s.logger.With("component", "ech"),
+		Now:        s.opts.Now,
+	}
+	if cfg.ECH.Publish {
+		opts.Publish = s.publishECH
+	}
+	m, err := ech.NewManager(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -40,6 +46,50 @@ func newECH(ctx context.Context, cfg *config.Config, store certmagic.Storage, lo
 		return nil, fmt.Errorf("ech keys: %w", err)
 	}
 	return m, nil
+}
+
+// echRecordTTL is the TTL of published HTTPS records: short, so clients
+// follow a rotation long before the previous key is dropped.
+const echRecordTTL = 5 * time.Minute
+
+// publishECH writes the HTTPS record carrying list for every site host
+// that is a DNS name (not a wildcard, catch-all or IP), through the site's
+// rfc2136 dns block or acme.dns (config requires acme.dns to be rfc2136).
+// The hosts, ports and DNS settings are the Runtime in service's.
+func (s *Server) publishECH(ctx context.Context, list []byte) error {
+	cfg := s.rt.Load().cfg
+	alpn := []string{"h2"}
+	if *cfg.Listen.HTTP3 != "" {
+		alpn = append(alpn, "h3")
+	}
+	ttl := max(min(echRecordTTL, time.Duration(s.echCfg.Rotate)/2), time.Second)
+	port := uint16(portOf(*cfg.Listen.HTTPS, 443))
+	var errs []error
+	for _, sc := range cfg.Sites {
+		d := cfg.ACME.DNS
+		if sc.DNS != nil && sc.DNS.Provider == config.DNSRFC2136 {
+			d = sc.DNS
+		}
+		if d == nil || d.Provider != config.DNSRFC2136 {
+			continue // config refuses ech.publish without an rfc2136 acme.dns
+		}
+		p := certs.NewRFC2136(*d)
+		for _, h := range sc.Hosts {
+			if h == "*" || strings.HasPrefix(h, "*.") || isIPHost(h) {
+				continue
+			}
+			rec := dns.HTTPSRecord{Name: h, TTL: ttl, ALPN: alpn, Port: port, ECH: list}
+			if err := p.ReplaceHTTPS(ctx, rec); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func isIPHost(h string) bool {
+	_, err := netip.ParseAddr(h)
+	return err == nil
 }
 
 // echOuterKeys is GetEncryptedClientHelloKeys of the listeners' config,

@@ -179,11 +179,6 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	echKeys, err := newECH(ctx, cfg, store, logger, opts.Now)
-	if err != nil {
-		storeCloser.Close()
-		return nil, err
-	}
 	bus := events.NewBus(events.Options{Logger: logger.With("component", "alerts"), Now: opts.Now})
 	mgr, err := certs.New(certs.Options{
 		Events:        bus,
@@ -205,7 +200,6 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		transport: proxy.NewTransport(),
 		health:    proxy.NewHealth(proxy.HealthOptions{Logger: logger.With("component", "health"), Now: opts.Now, OnChange: upstreamEvents(bus)}),
 		tickets:   newTicketKeys(),
-		ech:       echKeys,
 		echCfg:    cfg.ECH,
 		started:   opts.Now(),
 		bound:     make(map[Role]*boundListener),
@@ -218,6 +212,12 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		events:        bus,
 		expiryNow:     make(chan struct{}, 1),
 		storage:       store,
+	}
+	// ECH keys before compiling: site configs get them.
+	if s.ech, err = s.newECH(ctx, cfg); err != nil {
+		mgr.Stop()
+		storeCloser.Close()
+		return nil, err
 	}
 	// Bind before compiling: ACME challenges for new names may start at
 	// once, and CertMagic answers them only through listeners that exist.
@@ -461,6 +461,9 @@ func (s *Server) reload(ctx context.Context) error {
 	rt.startUpstreams()
 	s.switchLocked(cfg, opened)
 	s.recheckExpiry()
+	if s.ech != nil {
+		s.ech.Republish() // the site hosts may have changed
+	}
 	s.logger.Info("config reloaded", "sites", len(rt.sites))
 	return nil
 }

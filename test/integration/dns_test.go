@@ -23,8 +23,8 @@ import (
 )
 
 // bindServer is a BIND 9 named started by a test: authoritative for the
-// zones wild.test and two.test on a loopback port, taking updates signed
-// with one TSIG key per zone.
+// zones wild.test and two.test on a loopback port, taking updates (TXT and
+// HTTPS records) signed with one TSIG key per zone.
 type bindServer struct {
 	Addr string
 	// Keys maps each zone to the TSIG key allowed to update it.
@@ -101,7 +101,7 @@ controls { };
 zone "%s" {
 	type primary;
 	file "%s/%s.zone";
-	update-policy { grant %s subdomain %s. TXT; %s};
+	update-policy { grant %s subdomain %s. TXT HTTPS; %s};
 };
 `, key.Name, key.Secret, zone, dir, zone, key.Name, zone, extraGrant(zone, b.Keys))
 		records := strings.ReplaceAll("$TTL 60\n@ IN SOA ns.{zone}. admin.{zone}. 1 60 60 600 60\n@ IN NS ns.{zone}.\nns IN A 127.0.0.1\n", "{zone}", zone)

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -389,4 +390,88 @@ func TestECHFleet(t *testing.T) {
 	if len(made) < 2 {
 		t.Errorf("%d keys made in the fleet; want the first one and at least one rotation", len(made))
 	}
+}
+
+// TestECHPublish: with ech.publish and an rfc2136 acme.dns, tlsgate writes
+// each site host's HTTPS record into BIND 9 and rewrites it on rotation;
+// dig shows the record, and a client using the ech= value dig printed
+// connects with ECH.
+func TestECHPublish(t *testing.T) {
+	b := startBIND(t)
+	key := b.Keys["wild.test"]
+	conf := header + fmt.Sprintf(`acme:
+  dns: {provider: rfc2136, server: "%s", tsig_key_name: %s, tsig_secret: "%s"}
+ech: {public_name: ech.wild.test, rotate: 4s, publish: true}
+sites:
+  - hosts: [a.wild.test]
+    routes: [{respond: {body: "site a"}}]
+  - hosts: [b.wild.test, "*.x.wild.test"]
+    routes: [{respond: {body: "site b"}}]
+`, b.Addr, key.Name, key.Secret)
+	inst := startTLSGate(t, conf)
+	pool := inst.rootPool(t)
+	list := echConfig(t, inst)
+	_, port, _ := net.SplitHostPort(b.Addr)
+	for _, host := range []string{"a.wild.test", "b.wild.test"} {
+		rec := waitHTTPSRecord(t, port, host, list)
+		// The record's shape: ServiceMode for the name itself, h2 and h3,
+		// the https port (not 443 here), the config list.
+		for _, want := range []string{"1 . ", `alpn="h2,h3"`, fmt.Sprintf("port=%d", inst.HTTPSPort)} {
+			if !strings.Contains(rec.line, want) {
+				t.Errorf("HTTPS %s = %q; want it to contain %q", host, rec.line, want)
+			}
+		}
+	}
+	// What dig printed is what a client needs.
+	rec := waitHTTPSRecord(t, port, "a.wild.test", list)
+	if st, body := echGet(t, inst.HTTPS, "a.wild.test", pool, rec.ech); !st.ECHAccepted || body != "site a" {
+		t.Errorf("with the published config: ECH accepted %v, body %q", st.ECHAccepted, body)
+	}
+	// A wildcard host has no record of its own.
+	if res := runCmd(t, "", "dig", "@127.0.0.1", "-p", port, "+short", "HTTPS", "*.x.wild.test"); strings.TrimSpace(res.Stdout) != "" {
+		t.Errorf("a wildcard host got an HTTPS record: %s", res.Stdout)
+	}
+
+	// A rotation rewrites the records.
+	next := waitECHChange(t, inst, list)
+	waitHTTPSRecord(t, port, "b.wild.test", next)
+	if !inst.WaitLog("ech: HTTPS records published", 5*time.Second) {
+		t.Error("no log line for the published records")
+	}
+}
+
+type httpsRecord struct {
+	line string // as dig +short prints it
+	ech  []byte
+}
+
+// waitHTTPSRecord digs host's HTTPS record at BIND (127.0.0.1:port) until
+// its ech= value is want.
+func waitHTTPSRecord(t *testing.T, port, host string, want []byte) httpsRecord {
+	t.Helper()
+	var rec httpsRecord
+	eventually(t, 20*time.Second, "HTTPS record of "+host, func() error {
+		res := runCmd(t, "", "dig", "@127.0.0.1", "-p", port, "+short", "HTTPS", host)
+		if res.Code != 0 {
+			return fmt.Errorf("dig: %s", res)
+		}
+		lines := strings.Split(strings.TrimSpace(res.Stdout), "\n")
+		if len(lines) != 1 || lines[0] == "" {
+			return fmt.Errorf("dig HTTPS %s printed %q; want one record", host, res.Stdout)
+		}
+		m := regexp.MustCompile(`ech="?([A-Za-z0-9+/=]+)"?`).FindStringSubmatch(lines[0])
+		if m == nil {
+			return fmt.Errorf("no ech= in %q", lines[0])
+		}
+		got, err := base64.StdEncoding.DecodeString(m[1])
+		if err != nil {
+			return err
+		}
+		if string(got) != string(want) {
+			return fmt.Errorf("HTTPS %s carries another config than tlsgate ech config prints: %q", host, lines[0])
+		}
+		rec = httpsRecord{line: lines[0], ech: got}
+		return nil
+	})
+	return rec
 }
