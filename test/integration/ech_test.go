@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -141,6 +142,24 @@ func TestECHConfigCommand(t *testing.T) {
 	if strings.Contains(res.Stdout, "private") {
 		t.Errorf("ech config --json prints private key material:\n%s", res.Stdout)
 	}
+	// Sealed at rest with encryption_key_file: the file is mode 0600 and
+	// holds no plain key; --data-dir alone cannot open it, -c can.
+	sealed := startTLSGate(t, header+"storage: {encryption_key_file: "+storageKey(t)+"}\nech: {public_name: ech.test}\n"+echSites)
+	path := filepath.Join(sealed.DataDir, "ech", "keys.key")
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := info.Mode().Perm(); perm != 0o600 {
+		t.Errorf("%s has mode %o; want 600", path, perm)
+	}
+	if raw, _ := os.ReadFile(path); !strings.HasPrefix(string(raw), "tlsgate-sealed") {
+		t.Errorf("%s is not sealed: %.40q", path, raw)
+	}
+	if res := tlsgate(t, sealed.Dir, "ech", "config", "--data-dir", sealed.DataDir); res.Code != 1 || !strings.Contains(res.Stderr, "pass -c FILE") {
+		t.Errorf("ech config --data-dir on sealed keys: %s; want exit 1 saying to pass -c", res)
+	}
+	echConfig(t, sealed)
 }
 
 // echConfig runs `tlsgate ech config` for inst and decodes its output.
