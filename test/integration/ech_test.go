@@ -38,7 +38,7 @@ const echSites = `sites:
 // without ECH still works; after a rotation the previous config still
 // connects, and after two the server's retry config does.
 func TestECH(t *testing.T) {
-	inst := startTLSGate(t, header+"ech: {public_name: ech.test, rotate: 4s}\n"+echSites, "--log-level", "debug")
+	inst := startTLSGate(t, header+"ech: {public_name: ech.test, rotate: 5s}\n"+echSites, "--log-level", "debug")
 	pool := inst.rootPool(t)
 	list := echConfig(t, inst)
 	relay := startHelloRelay(t, inst.HTTPS)
