@@ -146,6 +146,15 @@ func dnsFor(site config.Site, a ACME) *config.DNS {
 	return a.DNS
 }
 
+// dnsForHost is dnsFor for one host of a site: none for an IP address,
+// which no DNS zone can prove (RFC 8738 allows http-01 and tls-alpn-01).
+func dnsForHost(site config.Site, host string, a ACME) *config.DNS {
+	if certmagic.SubjectIsIP(host) {
+		return nil
+	}
+	return dnsFor(site, a)
+}
+
 // challengeState is what answers ACME challenges: the issuers of every
 // active config answer http-01, and tls answers tls-alpn-01 (CertMagic keeps
 // challenge data per process and in storage, so any config would do; one

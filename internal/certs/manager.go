@@ -338,24 +338,49 @@ func (m *Manager) localCA() (*certmagic.Config, error) {
 	return m.local, nil
 }
 
-// prepareACME finds the ACME config for a site's settings, reusing one from
-// this Apply or the last before making a new one, and notes which of its
-// names the config does not manage yet.
+// prepareACME finds the ACME config for each of a site's names, reusing
+// one from this Apply or the last before making a new one, and notes which
+// names their config does not manage yet. A site's names may need two
+// configs: IP addresses never use its dns-01 provider (RFC 8738 allows only
+// http-01 and tls-alpn-01 for them, and CertMagic would try dns-01 alone).
 func (m *Manager) prepareACME(p *plan, site config.Site, a ACME) (Source, error) {
-	a.DNS = dnsFor(site, a)
-	ac, err := m.findOrNewACME(p, a)
-	if err != nil {
-		return nil, err
-	}
-	// Names already managed by this config are not handed over again: a
-	// reload must not restart their obtain loops.
+	src := acmeSource{byName: make(map[string]*certmagic.Config, len(site.Hosts))}
+	fallbackIP := false // src.fallback is the config of an IP address
 	for _, h := range site.Hosts {
+		ha := a
+		ha.DNS = dnsForHost(site, h, a)
+		ac, err := m.findOrNewACME(p, ha)
+		if err != nil {
+			return nil, err
+		}
+		// Names already managed by this config are not handed over again: a
+		// reload must not restart their obtain loops.
 		if m.managed.Load().byName[h] != ac.cfg {
 			p.fresh[ac.cfg] = append(p.fresh[ac.cfg], h)
 		}
 		p.managed[h] = ac.cfg
+		src.byName[h] = ac.cfg
+		if src.fallback == nil || fallbackIP && !certmagic.SubjectIsIP(h) {
+			src.fallback, fallbackIP = ac.cfg, certmagic.SubjectIsIP(h)
+		}
 	}
-	return managedSource{cfg: ac.cfg}, nil
+	return src, nil
+}
+
+// acmeSource serves an ACME site's certificates from the config that keeps
+// each name; a name the site does not list (a wildcard's match) asks the
+// config of its first host that is not an IP address.
+type acmeSource struct {
+	byName   map[string]*certmagic.Config
+	fallback *certmagic.Config
+}
+
+func (s acmeSource) Certificate(hello *tls.ClientHelloInfo, name string) (*tls.Certificate, error) {
+	cfg := s.byName[name]
+	if cfg == nil {
+		cfg = s.fallback
+	}
+	return managedSource{cfg: cfg}.Certificate(hello, name)
 }
 
 // findOrNewACME returns the ACME config built from settings a: one from

@@ -137,6 +137,12 @@ func TestDefaultTLSMode(t *testing.T) {
 	if got := c.WithDefaults().Sites[0].TLS.Mode; got != TLSLocal {
 		t.Errorf("site tls = %q; want local", got)
 	}
+	// Only an unset tls is defaulted: an IP site that asks for acme (an
+	// RFC 8738 IP-address certificate) keeps it.
+	c = mustLoad(t, "acme: {directory: \"https://127.0.0.1:14000/dir\"}\nsites:\n  - hosts: [127.0.0.1]\n    tls: acme\n    routes: [{respond: {}}]\n")
+	if got := c.WithDefaults().Sites[0].TLS.Mode; got != TLSACME {
+		t.Errorf("IP site with tls: acme = %q; want acme", got)
+	}
 }
 
 func TestIsLocalName(t *testing.T) {

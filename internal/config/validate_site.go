@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"maps"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -121,6 +122,60 @@ func (v *validator) acmeSite(path string, s *Site) {
 	if hasDNS01 && !hasProvider && len(v.c.ACME.Challenges) == 1 {
 		v.errf(path, "acme.challenges is only dns-01 but no dns provider is set; set acme.dns or this site's dns")
 	}
+	v.acmeIPHosts(path, s)
+}
+
+// acmeIPHosts checks the IP-address hosts of an ACME site (RFC 8738): a CA
+// validates an IP address only over http-01 (port 80 of that address) or
+// tls-alpn-01 (port 443), never dns-01, as no DNS zone belongs to an
+// address; and a public CA issues only for public addresses.
+func (v *validator) acmeIPHosts(path string, s *Site) {
+	a := v.c.ACME
+	http01 := slices.Contains(a.Challenges, ChallengeHTTP01) && *v.c.Listen.HTTP != ""
+	alpn01 := slices.Contains(a.Challenges, ChallengeTLSALPN01) && *v.c.Listen.HTTPS != ""
+	public, ipCerts := publicCA(a.Directory)
+	ips := 0
+	for j, h := range s.Hosts {
+		ip, err := netip.ParseAddr(h)
+		if err != nil {
+			continue
+		}
+		ips++
+		hp := fmt.Sprintf("%s.hosts[%d]", path, j)
+		switch {
+		case !http01 && !alpn01:
+			v.errf(hp, "%q is an IP address: CAs validate IP addresses only with http-01 or tls-alpn-01 (RFC 8738), never dns-01; add http-01 or tls-alpn-01 to acme.challenges (and keep listen.http on for http-01)", h)
+		case public && !ipCerts:
+			v.errf(hp, "%q is an IP address and %s does not issue IP-address certificates over ACME; use directory: letsencrypt, or tls: local", h, a.Directory)
+		case public && !publicAddr(ip):
+			v.errf(hp, "%q is a private, loopback or link-local address: public CAs issue only for public addresses they can reach; use tls: local (or your own ACME CA in acme.directory)", h)
+		}
+	}
+	if s.DNS != nil && ips == len(s.Hosts) {
+		v.errf(path+".dns", "this site's hosts are all IP addresses, which dns-01 cannot validate; remove its dns block (they use http-01 or tls-alpn-01)")
+	}
+}
+
+// publicCA reports whether directory (alias or URL) is a public CA
+// tlsgate knows, and whether that CA issues IP-address certificates over
+// ACME (Let's Encrypt does since 2025, with the shortlived profile;
+// ZeroSSL's ACME endpoint does not).
+func publicCA(directory string) (public, ipCerts bool) {
+	u := ACMEDirectoryURL(directory)
+	switch {
+	case strings.Contains(u, "api.letsencrypt.org"):
+		return true, true
+	case strings.Contains(u, "acme.zerossl.com"):
+		return true, false
+	}
+	return false, false
+}
+
+// publicAddr reports whether a public CA could validate ip: not loopback,
+// private (RFC 1918, ULA), link-local or unspecified.
+func publicAddr(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	return ip.IsGlobalUnicast() && !ip.IsPrivate()
 }
 
 func (v *validator) clientAuth(path string, a *ClientAuth) {

@@ -133,6 +133,24 @@ func TestValidateErrors(t *testing.T) {
 			errorWant{"sites[0].hosts[0]", "3:13", "set a dns provider"}},
 		{"only dns-01 without provider", "acme: {challenges: [dns-01]}\n" + hostsSite("app.example.com"), nil,
 			errorWant{"sites[0]", "3:5", "only dns-01 but no dns provider"}},
+		// IP-address certificates (RFC 8738): http-01 or tls-alpn-01 only,
+		// and a public CA only for public addresses.
+		{"ip with only dns-01", "acme: {challenges: [dns-01], dns: {provider: exec, command: ./hook}}\n" +
+			"sites:\n  - hosts: [203.0.113.7]\n    tls: acme\n    routes: [{respond: {}}]\n", nil,
+			errorWant{"sites[0].hosts[0]", "3:13", "CAs validate IP addresses only with http-01 or tls-alpn-01 (RFC 8738), never dns-01"}},
+		{"ip with http-01 but no http listener", "listen: {http: \"\"}\nacme: {challenges: [http-01]}\n" +
+			"sites:\n  - hosts: [203.0.113.7]\n    tls: acme\n    routes: [{respond: {}}]\n", nil,
+			errorWant{"sites[0].hosts[0]", "4:13", "keep listen.http on for http-01"}},
+		{"ip site with its own dns", "acme: {challenges: [http-01, dns-01]}\n" +
+			"sites:\n  - hosts: [203.0.113.7]\n    tls: acme\n    dns: {provider: exec, command: ./hook}\n    routes: [{respond: {}}]\n", nil,
+			errorWant{"sites[0].dns", "5:10", "dns-01 cannot validate; remove its dns block"}},
+		{"loopback ip from let's encrypt", "sites:\n  - hosts: [127.0.0.1]\n    tls: acme\n    routes: [{respond: {}}]\n", nil,
+			errorWant{"sites[0].hosts[0]", "2:13", "public CAs issue only for public addresses"}},
+		{"private ip from let's encrypt", "sites:\n  - hosts: [app.example.com, 10.1.2.3]\n    tls: acme\n    routes: [{respond: {}}]\n", nil,
+			errorWant{"sites[0].hosts[1]", "2:30", "is a private, loopback or link-local address"}},
+		{"ip from zerossl", "acme: {directory: zerossl}\n" +
+			"sites:\n  - hosts: [\"2001:db8::7\"]\n    tls: acme\n    routes: [{respond: {}}]\n", nil,
+			errorWant{"sites[0].hosts[0]", "3:13", "does not issue IP-address certificates over ACME"}},
 
 		// DNS providers.
 		{"unknown dns provider", "acme: {dns: {provider: route53}}\n" + baseSite, nil,
@@ -267,6 +285,13 @@ func TestValidateAccepts(t *testing.T) {
 		{"wildcard with dns", "acme: {challenges: [dns-01], dns: {provider: exec, command: ./hook}}\n" + hostsSite("\"*.example.com\""), nil},
 		{"wildcard with site dns", "acme: {challenges: [http-01, dns-01]}\n" +
 			"sites:\n  - hosts: [\"*.example.com\"]\n    dns: {provider: webhook, url: \"https://h/x\"}\n    routes: [{respond: {}}]\n", nil},
+		// A public IP with Let's Encrypt (its shortlived profile), and a
+		// private one from one's own ACME CA; dns-01 in the list is for the
+		// other names.
+		{"public ip from let's encrypt", "acme: {profile: shortlived, challenges: [http-01, dns-01], dns: {provider: exec, command: ./hook}}\n" +
+			"sites:\n  - hosts: [203.0.113.7, \"2606:4700::1\", app.example.com]\n    tls: acme\n    routes: [{respond: {}}]\n", nil},
+		{"loopback ip from own CA", "acme: {directory: \"https://127.0.0.1:14000/dir\", challenges: [tls-alpn-01]}\n" +
+			"sites:\n  - hosts: [127.0.0.1]\n    tls: acme\n    routes: [{respond: {}}]\n", nil},
 		{"local wildcard", hostsSite("\"*.localhost\", \"*.app.test\""), nil},
 		{"error pages", siteWith("    error_pages: {502: e.html, 503: e.html}\n"), []string{"e.html"}},
 		{"error page for 431", siteWith("    error_pages: {431: e.html}\n"), []string{"e.html"}},

@@ -164,6 +164,17 @@ func (p *pebbleCA) roots(t *testing.T) *x509.CertPool {
 	return pool
 }
 
+// rootFile writes the root Pebble signs with now to a PEM file, for peers
+// such as curl --cacert.
+func (p *pebbleCA) rootFile(t *testing.T) string {
+	t.Helper()
+	data, err := p.get("https://" + p.mgmt + "/roots/0")
+	if err != nil {
+		t.Fatalf("pebble root: %v", err)
+	}
+	return writeFile(t, t.TempDir(), "pebble-root.pem", string(data))
+}
+
 // orders counts the orders the current Pebble run accepted (Pebble logs
 // to stdout).
 func (p *pebbleCA) orders() int {
