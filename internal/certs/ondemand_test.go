@@ -278,3 +278,43 @@ func TestDecideOnDemandStored(t *testing.T) {
 		t.Errorf("bad name: %v after %d asks; want refused before asking (4 asks so far)", err, calls.Load())
 	}
 }
+
+// Many different names at once: past maxConcurrentAsks the gate refuses
+// without calling ask, and does not remember the name.
+func TestGateBoundsConcurrentAsks(t *testing.T) {
+	release := make(chan struct{})
+	srv, calls := askServer(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	g := newTestGate(t, srv.URL, 1000, time.Minute, newClock())
+	g.askTimeout = 10 * time.Second
+	errs := make(chan error, maxConcurrentAsks)
+	for i := range maxConcurrentAsks {
+		go func() { errs <- g.decideNew(context.Background(), fmt.Sprintf("n%d.test", i), false) }()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for calls.Load() < maxConcurrentAsks {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d asks in flight; want %d", calls.Load(), maxConcurrentAsks)
+		}
+		time.Sleep(5 * time.Millisecond) // polling the counter, bounded by deadline
+	}
+	if err := g.decideNew(context.Background(), "late.test", false); !errors.Is(err, errRefused) {
+		t.Errorf("one more name: %v; want refused", err)
+	}
+	if n := calls.Load(); n != maxConcurrentAsks {
+		t.Errorf("ask called %d times; want %d (the extra name not asked)", n, maxConcurrentAsks)
+	}
+	close(release)
+	for range maxConcurrentAsks {
+		if err := <-errs; err != nil {
+			t.Errorf("a name in flight: %v; want allowed", err)
+		}
+	}
+	if g.rememberedRefusal("late.test") {
+		t.Error("the name refused for load is remembered; want it asked next time")
+	}
+}

@@ -24,6 +24,10 @@ const (
 	maxRemembered = 10000
 	// maxRememberedKey is how much of a refused name is kept as its key.
 	maxRememberedKey = 255
+	// maxConcurrentAsks bounds the asks in flight: a scanner sending many
+	// different names at once (under a DNS wildcard of yours) gets refusals
+	// past it instead of a flood at the ask service.
+	maxConcurrentAsks = 16
 )
 
 // errRefused marks a name on-demand issuance will not order for; the
@@ -43,6 +47,9 @@ type onDemandGate struct {
 	askTimeout time.Duration
 	logger     *slog.Logger
 	now        func() time.Time
+
+	// asking holds one token per ask in flight (maxConcurrentAsks).
+	asking chan struct{}
 
 	// mu guards granted and refused.
 	mu sync.Mutex
@@ -67,6 +74,7 @@ func newOnDemandGate(conf config.OnDemand, logger *slog.Logger, now func() time.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		refused: refusals{until: make(map[string]time.Time)},
+		asking:  make(chan struct{}, maxConcurrentAsks),
 	}, nil
 }
 
@@ -79,7 +87,17 @@ func (g *onDemandGate) decideNew(ctx context.Context, name string, renewal bool)
 		g.logger.Debug("on-demand certificate refused: ask refused this name recently", "name", name)
 		return fmt.Errorf("%w: %s: refused by on_demand.ask recently", errRefused, name)
 	}
-	if err := g.askService(ctx, name); err != nil {
+	select {
+	case g.asking <- struct{}{}:
+	default:
+		// Not remembered: the name itself may be fine.
+		g.logger.Info("on-demand certificate refused", "name", name,
+			"reason", fmt.Sprintf("already %d names being asked about at once", maxConcurrentAsks))
+		return fmt.Errorf("%w: %s: too many names being asked about at once", errRefused, name)
+	}
+	err := g.askService(ctx, name)
+	<-g.asking
+	if err != nil {
 		g.remember(name)
 		g.logger.Info("on-demand certificate refused", "name", name, "reason", err.Error())
 		return fmt.Errorf("%w: %s: %w", errRefused, name, err)
