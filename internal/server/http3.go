@@ -192,8 +192,16 @@ func (a *quicAdmission) release() {
 	a.n--
 }
 
+func (a *quicAdmission) count() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.n
+}
+
 // quicListener marks the connections it hands to HTTP/3 as handshaken, so
-// that their end counts as an ok handshake.
+// that their end counts as an ok handshake. quic-go offers no hook at the
+// end of a server handshake; a connection that closes in the moment
+// between its handshake and Accept counts as failed.
 type quicListener struct{ *quic.Listener }
 
 func (l quicListener) Accept(ctx context.Context) (*quic.Conn, error) {
