@@ -151,12 +151,14 @@ sites:
 			for _, want := range []string{`"status":413`, `"status":429`} {
 				found := false
 				for line := range strings.SplitSeq(string(b), "\n") {
-					if strings.Contains(line, want) && strings.Contains(line, `"proto":"HTTP/3.0"`) {
+					if strings.Contains(line, want) && strings.Contains(line, `"proto":"HTTP/3.0"`) &&
+						strings.Contains(line, `"tls_version":"TLSv1.3"`) && strings.Contains(line, `"sni":"h3.test"`) &&
+						strings.Contains(line, `"client_ip":"127.0.0.1"`) {
 						found = true
 					}
 				}
 				if !found {
-					return fmt.Errorf("no HTTP/3.0 line with %s:\n%s", want, b)
+					return fmt.Errorf("no HTTP/3.0 line with %s, TLSv1.3, sni h3.test and client_ip 127.0.0.1:\n%s", want, b)
 				}
 			}
 			return nil
@@ -256,16 +258,23 @@ sites:
 // UDP address first and drains the old one: a request in flight on the old
 // address completes, the old socket stays bound while it runs, and once the
 // client has closed its connection on the GOAWAY the old socket goes, well
-// before shutdown_timeout.
+// before shutdown_timeout; a SIGTERM while a moved address drains still
+// lets its request finish.
 func TestHTTP3ReloadMoveDrains(t *testing.T) {
 	t.Parallel()
 	started, release := make(chan struct{}, 1), make(chan struct{})
+	// /echo/last is the second phase's request, with its own gate.
+	started2, release2 := make(chan struct{}, 1), make(chan struct{})
 	slow := backend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		started <- struct{}{}
+		st, rel := started, release
+		if r.URL.Path == "/echo/last" {
+			st, rel = started2, release2
+		}
+		st <- struct{}{}
 		select {
 		case <-r.Context().Done():
 			return
-		case <-release:
+		case <-rel:
 		}
 		io.WriteString(w, "finished")
 	}))
@@ -336,6 +345,48 @@ func TestHTTP3ReloadMoveDrains(t *testing.T) {
 		return nil
 	})
 	inst.mustLog(t, "drained=true", time.Second)
+
+	// SIGTERM while a moved address drains: its request in flight still
+	// completes and tlsgate exits 0.
+	go func() {
+		code, body, err := h3Get(fresh, fmt.Sprintf("https://a.test:%d/echo/last", newPort))
+		done <- result{code, body, err}
+	}()
+	select {
+	case <-started2:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second HTTP/3 request never reached the backend")
+	}
+	thirdPort := testenv.FreePort(t)
+	vars["H3"] = fmt.Sprintf(`, http3: "127.0.0.1:%d"`, thirdPort)
+	inst.writeConfig(t, http3Config)
+	inst.Signal(t, syscall.SIGHUP)
+	// Reloads run one at a time before a signal to stop is handled: once
+	// the third port is bound, the SIGTERM comes after this reload.
+	eventually(t, 5*time.Second, "the third HTTP/3 address bound", func() error {
+		pc, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", thirdPort))
+		if err == nil {
+			pc.Close()
+			return errors.New("still free")
+		}
+		return nil
+	})
+	inst.Signal(t, syscall.SIGTERM)
+	close(release2)
+	select {
+	case r := <-done:
+		if r.err != nil || r.code != 200 || r.body != "finished" {
+			t.Errorf("HTTP/3 request in flight on a draining address at SIGTERM: %d %q %v; want 200 finished", r.code, r.body, r.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the HTTP/3 request on the draining address did not end")
+	}
+	if code := inst.WaitExit(t, 15*time.Second); code != 0 {
+		t.Fatalf("tlsgate exited %d after SIGTERM; want 0\nstderr:\n%s", code, inst.Stderr)
+	}
+	if s := inst.Stderr.String(); strings.Contains(s, "cut off") {
+		t.Errorf("shutdown cut requests off:\n%s", s)
+	}
 }
 
 // TestHTTP3Certificates: over HTTP/3 every certificate source is picked by
