@@ -13,6 +13,8 @@ var layers = map[string]int{
 	"internal/cli":    4,
 	"internal/server": 3,
 
+	"internal/serve": 1,
+
 	"internal/admin": 2,
 	"internal/route": 2,
 	"internal/edge":  2,
@@ -31,6 +33,7 @@ var layers = map[string]int{
 	"internal/urlpath":    0,
 	"internal/answer":     0,
 	"internal/events":     0,
+	"internal/serve/h1":   0,
 }
 
 // unlistedMax is the highest layer a package not in layers may import: one

@@ -49,6 +49,7 @@ const (
 	defaultAccessLogFormat      = AccessLogJSON
 	defaultStrictHost           = true
 	defaultLeanH1               = true
+	defaultEngine               = EngineStd
 	defaultAlertTimeout         = 10 * time.Second
 	defaultAlertFormat          = AlertFormatJSON
 	defaultAlertAttempts        = 5
@@ -187,10 +188,24 @@ func DefaultTLSMode(hosts []string) string {
 // DefaultsEnv is what defaults read from outside the config file. The zero
 // value reads the real process.
 type DefaultsEnv struct {
-	// LookupEnv reads XDG_DATA_HOME and HOME. Nil means os.LookupEnv.
+	// LookupEnv reads XDG_DATA_HOME, HOME and TLSGATE_ENGINE. Nil means
+	// os.LookupEnv.
 	LookupEnv func(string) (string, bool)
 	// IsRoot reports whether tlsgate runs as root. Nil means euid == 0.
 	IsRoot func() bool
+}
+
+// defaultEngineFrom is server.engine when the config does not set it:
+// TLSGATE_ENGINE, else std.
+func defaultEngineFrom(env DefaultsEnv) string {
+	lookup := env.LookupEnv
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	if v, ok := lookup(EngineEnv); ok && v != "" {
+		return v
+	}
+	return defaultEngine
 }
 
 // DefaultDataDir is the data directory when none is configured:
@@ -255,6 +270,9 @@ func (c *Config) WithDefaultsFrom(env DefaultsEnv) *Config {
 	}
 	setDuration(&d.Limits.BodyReadTimeout, defaultBodyReadTimeout)
 	setDuration(&d.Limits.ResponseWriteTimeout, defaultResponseWriteTimeout)
+	if d.Server.Engine == "" {
+		d.Server.Engine = defaultEngineFrom(env)
+	}
 	if d.LeanH1 == nil {
 		v := defaultLeanH1
 		d.LeanH1 = &v

@@ -168,3 +168,26 @@ func TestACMEDirectoryURL(t *testing.T) {
 		}
 	}
 }
+
+// TestEngineDefault: server.engine comes from the file, else
+// TLSGATE_ENGINE, else std.
+func TestEngineDefault(t *testing.T) {
+	for _, tt := range []struct {
+		file, env, want string
+	}{
+		{"", "", EngineStd},
+		{"", EngineTLSGate, EngineTLSGate},
+		{EngineStd, EngineTLSGate, EngineStd},
+		{EngineTLSGate, "", EngineTLSGate},
+	} {
+		c := &Config{Server: ServerBlock{Engine: tt.file}}
+		env := map[string]string{}
+		if tt.env != "" {
+			env[EngineEnv] = tt.env
+		}
+		got := c.WithDefaultsFrom(DefaultsEnv{LookupEnv: envOf(env), IsRoot: func() bool { return false }}).Server.Engine
+		if got != tt.want {
+			t.Errorf("file %q, env %q: engine %q; want %q", tt.file, tt.env, got, tt.want)
+		}
+	}
+}

@@ -40,6 +40,9 @@ type Config struct {
 
 	Limits Limits `yaml:"limits"`
 
+	// Server picks how connections are served.
+	Server ServerBlock `yaml:"server"`
+
 	// LeanH1 sends bodyless HTTP/1.1 requests to http:// and unix: upstreams
 	// through tlsgate's own lean client; false sends everything through
 	// net/http's client, the way out should the lean one misbehave with some
@@ -105,6 +108,24 @@ type ProxyProtocol struct {
 	// PROXY headers. Required.
 	Trusted []string `yaml:"trusted"`
 }
+
+// ServerBlock is the top-level server block.
+type ServerBlock struct {
+	// Engine serves the https and http listeners: EngineTLSGate (tlsgate's
+	// own HTTP/1.1 and HTTP/2 engine) or EngineStd (Go's net/http server).
+	// Empty means the TLSGATE_ENGINE environment variable, else EngineStd.
+	Engine string `yaml:"engine"`
+}
+
+// The server.engine values.
+const (
+	EngineTLSGate = "tlsgate"
+	EngineStd     = "std"
+)
+
+// EngineEnv is the environment variable that gives server.engine when the
+// config does not set it.
+const EngineEnv = "TLSGATE_ENGINE"
 
 // Limits bound what one client may send.
 type Limits struct {

@@ -78,6 +78,11 @@ func (v *validator) top() {
 		}
 	}
 	v.admin(*c.Admin)
+	switch c.Server.Engine {
+	case EngineTLSGate, EngineStd:
+	default:
+		v.errf("server.engine", "%q is not an engine; use tlsgate or std (%s gives the default when the config does not set it)", c.Server.Engine, EngineEnv)
+	}
 	if a := c.AccessLog; a != nil {
 		switch a.Format {
 		case AccessLogJSON, AccessLogCommon, AccessLogCombined:

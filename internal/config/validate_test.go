@@ -159,6 +159,8 @@ func TestValidateErrors(t *testing.T) {
 			errorWant{"acme.dns.provider", "1:13", "needs a provider"}},
 		{"rfc2136 without server", "acme: {dns: {provider: rfc2136}}\n" + baseSite, nil,
 			errorWant{"acme.dns.server", "1:13", "needs the server"}},
+		{"unknown engine", "server: {engine: nginx}\n" + baseSite, nil,
+			errorWant{"server.engine", "1:18", "not an engine; use tlsgate or std"}},
 		{"rfc2136 bad server", "acme: {dns: {provider: rfc2136, server: \"a b\"}}\n" + baseSite, nil,
 			errorWant{"acme.dns.server", "1:41", "not HOST or HOST:PORT"}},
 		{"tsig algorithm", "acme:\n  dns:\n    provider: rfc2136\n    server: 127.0.0.1:53\n    tsig_algorithm: hmac-md5\n" + baseSite, nil,

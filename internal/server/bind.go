@@ -129,7 +129,7 @@ func (s *Server) serve(role Role, b *boundListener) {
 		var err error
 		switch role {
 		case RoleHTTPS:
-			err = s.https.ServeTLS(b.ln, "", "")
+			err = s.https.Serve(b.ln)
 		case RoleHTTP:
 			err = s.http.Serve(b.ln)
 		case RoleAdmin:

@@ -31,6 +31,7 @@ import (
 	"github.com/tlsgate/tlsgate/internal/ech"
 	"github.com/tlsgate/tlsgate/internal/events"
 	"github.com/tlsgate/tlsgate/internal/proxy"
+	"github.com/tlsgate/tlsgate/internal/serve"
 )
 
 // ConfigError is a config that loaded but could not be put in service: a
@@ -114,8 +115,11 @@ type Server struct {
 	// holding reloadMu; requests and handshakes load it once and keep it.
 	rt atomic.Pointer[Runtime]
 
-	https, http, admin *http.Server
-	h3                 http3State
+	// https and http are served by the engine server.engine picks;
+	// admin always by net/http.
+	https, http engine
+	admin       *http.Server
+	h3          http3State
 	// altSvc is the Alt-Svc value for h1/h2 answers (nil: HTTP/3 off);
 	// set with the bound listeners.
 	altSvc atomic.Pointer[string]
@@ -256,27 +260,51 @@ func (s *Server) newHTTPServers(cfg *config.Config) {
 		s.rt.Load().ServeHTTP(w, r)
 	})
 	s.newHTTP3Server(handler)
-	s.https = &http.Server{
-		Handler:           s.withAltSvc(handler),
-		TLSConfig:         s.tlsConfig(),
-		MaxHeaderBytes:    headerReadLimit(int64(limits.MaxHeaderBytes)),
-		ReadHeaderTimeout: time.Duration(limits.ReadHeaderTimeout),
-		IdleTimeout:       time.Duration(limits.IdleTimeout),
-		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: limits.MaxConcurrentStreams},
-		// TLS handshake errors (scanners, clients that reject our
-		// certificate) are routine: debug level.
-		ErrorLog:  errorLog,
-		ConnState: s.connState("https"),
-	}
-	s.http = &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			s.rt.Load().redirect.ServeHTTP(w, r)
-		}),
-		MaxHeaderBytes:    int(limits.MaxHeaderBytes),
-		ReadHeaderTimeout: time.Duration(limits.ReadHeaderTimeout),
-		IdleTimeout:       time.Duration(limits.IdleTimeout),
-		ErrorLog:          errorLog,
-		ConnState:         s.connState("http"),
+	httpsHandler := s.withAltSvc(handler)
+	httpHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.rt.Load().redirect.ServeHTTP(w, r)
+	})
+	if cfg.Server.Engine == config.EngineTLSGate {
+		logger := s.logger.With("component", "http")
+		s.https = &serve.Server{
+			Handler:              httpsHandler,
+			TLSConfig:            s.tlsConfig(),
+			MaxHeaderBytes:       headerReadLimit(int64(limits.MaxHeaderBytes)),
+			ReadHeaderTimeout:    time.Duration(limits.ReadHeaderTimeout),
+			IdleTimeout:          time.Duration(limits.IdleTimeout),
+			MaxConcurrentStreams: uint32(limits.MaxConcurrentStreams),
+			Logger:               logger,
+			ConnState:            s.connState("https"),
+		}
+		s.http = &serve.Server{
+			Handler:           httpHandler,
+			MaxHeaderBytes:    int(limits.MaxHeaderBytes),
+			ReadHeaderTimeout: time.Duration(limits.ReadHeaderTimeout),
+			IdleTimeout:       time.Duration(limits.IdleTimeout),
+			Logger:            logger,
+			ConnState:         s.connState("http"),
+		}
+	} else {
+		s.https = stdTLS{&http.Server{
+			Handler:           httpsHandler,
+			TLSConfig:         s.tlsConfig(),
+			MaxHeaderBytes:    headerReadLimit(int64(limits.MaxHeaderBytes)),
+			ReadHeaderTimeout: time.Duration(limits.ReadHeaderTimeout),
+			IdleTimeout:       time.Duration(limits.IdleTimeout),
+			HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: limits.MaxConcurrentStreams},
+			// TLS handshake errors (scanners, clients that reject our
+			// certificate) are routine: debug level.
+			ErrorLog:  errorLog,
+			ConnState: s.connState("https"),
+		}}
+		s.http = &http.Server{
+			Handler:           httpHandler,
+			MaxHeaderBytes:    int(limits.MaxHeaderBytes),
+			ReadHeaderTimeout: time.Duration(limits.ReadHeaderTimeout),
+			IdleTimeout:       time.Duration(limits.IdleTimeout),
+			ErrorLog:          errorLog,
+			ConnState:         s.connState("http"),
+		}
 	}
 	s.admin = &http.Server{
 		Handler:           admin.Handler(s, s.opts.Version, append(append(s.alog.Metrics.Collectors(), newCapCollector(s.capStats), s.health), s.events.Collectors()...)...),
@@ -377,7 +405,7 @@ func (s *Server) shutdown() error {
 
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
-	for i, srv := range []*http.Server{s.https, s.http, s.admin} {
+	for i, srv := range []engine{s.https, s.http, s.admin} {
 		wg.Go(func() { errs[i] = srv.Shutdown(ctx) })
 	}
 	wg.Go(func() { errs[3] = s.shutdownHTTP3(ctx) })
