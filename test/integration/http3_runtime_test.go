@@ -509,3 +509,118 @@ sites:
 		sameOverTCP(t, "adhoc.test", leaf, &tls.Config{InsecureSkipVerify: true})
 	})
 }
+
+// TestHTTP3EdgePolicy: the site's edge policy answers the same over
+// HTTP/3 as over h2, status and headers: HSTS, security and custom
+// response headers, basic auth (401 with its challenge, 200 with the
+// password), an IP deny list (403), a redirect, compression, and 421 for a
+// request whose Host is another site than the handshake's.
+func TestHTTP3EdgePolicy(t *testing.T) {
+	t.Parallel()
+	big := strings.Repeat("compress me please ", 200)
+	inst := startTLSGate(t, fmt.Sprintf(header+`
+sites:
+  - hosts: [edge.test]
+    tls: local
+    hsts: {max_age: 365d}
+    security_headers: {content_type_nosniff: true, referrer_policy: no-referrer, frame_options: DENY}
+    headers: {response: {set: {X-Site: edge}}}
+    compress: true
+    routes:
+      - path: /private/
+        basic_auth: {users: {alice: "%s"}}
+        respond: {body: "secret"}
+      - path: /blocked/
+        deny_ips: [127.0.0.1]
+        respond: {body: "never"}
+      - path: /old/
+        redirect: {to: "https://{host}/new/{path}", status: 301}
+      - path: /
+        respond: {body: "%s", headers: {Content-Type: text/plain}}
+  - hosts: [other.test]
+    tls: local
+    routes: [{path: /, respond: {body: "other"}}]
+`, hashPassword(t, "alice-pass"), big))
+	pool := inst.rootPool(t)
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	// Both clients make their handshake for edge.test, whatever the URL.
+	h2tr := &http.Transport{
+		TLSClientConfig:   &tls.Config{RootCAs: pool, ServerName: "edge.test"},
+		ForceAttemptHTTP2: true,
+		DialContext:       loopbackDialer,
+	}
+	t.Cleanup(h2tr.CloseIdleConnections)
+	h3tr := &http3.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool},
+		Dial: func(ctx context.Context, addr string, tlsCfg *tls.Config, cfg *quic.Config) (*quic.Conn, error) {
+			tlsCfg = tlsCfg.Clone()
+			tlsCfg.ServerName = "edge.test"
+			return quic.DialAddr(ctx, inst.HTTPS, tlsCfg, cfg)
+		},
+	}
+	t.Cleanup(func() { h3tr.Close() })
+	clients := map[string]*http.Client{
+		"HTTP/2.0": {Transport: h2tr, Timeout: 10 * time.Second, CheckRedirect: noRedirect},
+		"HTTP/3.0": {Transport: h3tr, Timeout: 10 * time.Second, CheckRedirect: noRedirect},
+	}
+	compared := []string{"Strict-Transport-Security", "X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options",
+		"X-Site", "Www-Authenticate", "Location", "Content-Encoding", "Content-Type"}
+
+	cases := []struct {
+		name, host, path string
+		user             bool
+		wantStatus       int
+	}{
+		{"plain", "edge.test", "/", false, 200},
+		{"no password", "edge.test", "/private/", false, 401},
+		{"password", "edge.test", "/private/", true, 200},
+		{"deny_ips", "edge.test", "/blocked/", false, 403},
+		{"redirect", "edge.test", "/old/x", false, 301},
+		{"another site's Host", "other.test", "/", false, 421},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			type answer struct {
+				status int
+				header http.Header
+				body   string
+			}
+			got := map[string]answer{}
+			for proto, c := range clients {
+				req, _ := http.NewRequest("GET", inst.url(tc.host, tc.path), nil)
+				req.Header.Set("Accept-Encoding", "gzip")
+				if tc.user {
+					req.SetBasicAuth("alice", "alice-pass")
+				}
+				resp, err := c.Do(req)
+				if err != nil {
+					t.Fatalf("%s: %v", proto, err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.Proto != proto {
+					t.Fatalf("answer over %s; want %s", resp.Proto, proto)
+				}
+				got[proto] = answer{resp.StatusCode, resp.Header, string(b)}
+			}
+			h2, h3 := got["HTTP/2.0"], got["HTTP/3.0"]
+			if h2.status != tc.wantStatus || h3.status != tc.wantStatus {
+				t.Errorf("status %d over h2, %d over HTTP/3; want %d", h2.status, h3.status, tc.wantStatus)
+			}
+			for _, k := range compared {
+				if a, b := h2.header.Values(k), h3.header.Values(k); strings.Join(a, "\n") != strings.Join(b, "\n") {
+					t.Errorf("%s: %q over h2, %q over HTTP/3; want the same", k, a, b)
+				}
+			}
+			if h2.body != h3.body {
+				t.Errorf("bodies differ: h2 %d bytes, HTTP/3 %d bytes", len(h2.body), len(h3.body))
+			}
+			if tc.name == "plain" && h3.header.Get("Content-Encoding") != "gzip" {
+				t.Errorf("HTTP/3 answer Content-Encoding %q; want gzip", h3.header.Get("Content-Encoding"))
+			}
+			if tc.name == "plain" && h3.header.Get("Strict-Transport-Security") == "" {
+				t.Error("HTTP/3 answer without Strict-Transport-Security")
+			}
+		})
+	}
+}
