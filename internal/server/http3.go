@@ -64,7 +64,8 @@ func (s *Server) quicConfig() *quic.Config {
 }
 
 // listenHTTP3 opens the UDP socket and QUIC listener for HTTP/3. Every
-// connection attempt goes through admitQUIC first (the cap, the metrics).
+// connection attempt goes through quicAdmission.connContext first (the
+// cap, the metrics).
 func (s *Server) listenHTTP3(addr string) (*boundListener, error) {
 	pc, err := net.ListenPacket("udp", addr)
 	if err != nil {
