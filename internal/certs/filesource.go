@@ -26,6 +26,17 @@ type fileSource struct {
 	// stamp is the files' size and modification times at the last load
 	// attempt; guarded by Manager.mu.
 	stamp string
+	// sched is when to ask the OCSP responder next; guarded by Manager.mu.
+	sched ocspState
+}
+
+// putLocked serves cert, with the staple of the certificate it replaces when the
+// leaf is the same, and asks the OCSP responder again soon (a reload or a
+// file change is when to look again). m.mu must be held.
+func (s *fileSource) putLocked(cert *tls.Certificate) {
+	keepStaple(s.cert.Load(), cert)
+	s.cert.Store(cert)
+	s.sched = ocspState{}
 }
 
 func (s *fileSource) Certificate(*tls.ClientHelloInfo, string) (*tls.Certificate, error) {
@@ -58,7 +69,7 @@ func (m *Manager) fileCert(site config.Site, next map[fileKey]*fileSource) (Sour
 	if src == nil {
 		src = &fileSource{key: key}
 	}
-	src.cert.Store(cert)
+	src.putLocked(cert)
 	src.stamp = stamp
 	m.mu.Unlock()
 	next[key] = src
@@ -125,7 +136,10 @@ func (m *Manager) reloadChangedFiles() {
 				"cert_file", src.key.cert, "error", err)
 			continue
 		}
-		src.cert.Store(cert)
+		m.mu.Lock()
+		src.putLocked(cert)
+		m.mu.Unlock()
+		m.kickOCSP()
 		m.logger.Info("reloaded certificate from files", "cert_file", src.key.cert,
 			"names", certNames(cert), "not_after", cert.Leaf.NotAfter.Format(time.RFC3339))
 		// New files in place are a renewal done by another tool (certbot's

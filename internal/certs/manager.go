@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -123,8 +124,14 @@ type Manager struct {
 
 	status *statusBook
 
-	stop chan struct{}
-	done chan struct{}
+	// ocspClient asks OCSP responders for file certificates' staples;
+	// ocspKick wakes ocspLoop (files loaded or changed).
+	ocspClient *http.Client
+	ocspKick   chan struct{}
+
+	stop     chan struct{}
+	done     chan struct{} // maintain has returned
+	ocspDone chan struct{} // ocspLoop has returned
 }
 
 // New starts a Manager: the certificate cache with its renewal maintenance
@@ -158,6 +165,10 @@ func New(opts Options) (*Manager, error) {
 		status:  newStatusBook(),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
+
+		ocspClient: &http.Client{Timeout: ocspTimeout},
+		ocspKick:   make(chan struct{}, 1),
+		ocspDone:   make(chan struct{}),
 	}
 	if m.storage == nil {
 		m.storage = &certmagic.FileStorage{Path: opts.DataDir}
@@ -170,6 +181,7 @@ func New(opts Options) (*Manager, error) {
 		Logger:             newZapLogger(logger),
 	})
 	go m.maintain()
+	go m.ocspLoop()
 	return m, nil
 }
 
@@ -178,6 +190,7 @@ func (m *Manager) Stop() {
 	m.cancel()
 	close(m.stop)
 	<-m.done
+	<-m.ocspDone
 	m.cache.Stop()
 }
 
@@ -225,6 +238,7 @@ func (m *Manager) Apply(ctx context.Context, sites []config.Site, acmeConf ACME)
 	m.mu.Lock()
 	m.adhoc, m.files = p.adhoc, p.files
 	m.mu.Unlock()
+	m.kickOCSP()
 	m.acmes = p.acmes
 	m.challenges.Store(newChallengeState(p.acmes))
 	var fallback *certmagic.Config
