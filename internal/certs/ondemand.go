@@ -83,9 +83,14 @@ func (m *Manager) planGate(p *plan, conf *config.OnDemand) error {
 
 // decideOnDemand is CertMagic's OnDemand.DecisionFunc: it runs when a
 // handshake needs a certificate the cache does not have, and before an
-// on-demand certificate is renewed. A certificate in storage that is not
-// due (after a restart) is loaded without asking; one that is due is
-// renewed only if ask still says yes; a new name must pass the gate.
+// on-demand certificate is renewed. CertMagic renews on its own schedule
+// (ARI window, a random time in it, emergencies), earlier than tlsgate's
+// renewalTime, so a name the cache already holds is always a renewal:
+// ask is called (the burst is for new names). Only when nothing is cached
+// (after a restart) is a stored certificate that is not due loaded without
+// asking; one that is due is renewed only if ask still says yes; a new
+// name must pass the gate. A name refused recently is refused before
+// storage is read.
 func (m *Manager) decideOnDemand(ctx context.Context, name string, issuers []*certmagic.ACMEIssuer) error {
 	g := m.gate.Load()
 	if g == nil {
@@ -95,11 +100,30 @@ func (m *Manager) decideOnDemand(ctx context.Context, name string, issuers []*ce
 		g.refuseName(name, reason)
 		return fmt.Errorf("%w: %s", errRefused, reason)
 	}
+	if err := g.checkRemembered(name); err != nil {
+		return err
+	}
+	if m.cachedFor(name) {
+		return g.decideNew(ctx, name, true)
+	}
 	stored, due := m.storedOnDemand(ctx, name, issuers)
 	if stored && !due {
 		return nil
 	}
 	return g.decideNew(ctx, name, stored)
+}
+
+// cachedFor reports whether the cache holds a certificate naming name
+// itself (a wildcard of another site does not make this a renewal).
+func (m *Manager) cachedFor(name string) bool {
+	for _, c := range m.cache.AllMatchingCertificates(name) {
+		for _, n := range c.Names {
+			if strings.EqualFold(n, name) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // storedOnDemand reports whether storage has a certificate for name from

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -316,5 +317,179 @@ func TestGateBoundsConcurrentAsks(t *testing.T) {
 	}
 	if g.rememberedRefusal("late.test") {
 		t.Error("the name refused for load is remembered; want it asked next time")
+	}
+}
+
+// The ask URL's query often carries a secret token: it must reach neither
+// the log nor the error, whatever ask does (refused connection, timeout,
+// an answer that is not 200).
+func TestGateNeverLogsAskQuery(t *testing.T) {
+	const token = "s3cret-token"
+	block := make(chan struct{})
+	t.Cleanup(func() { close(block) })
+	srv, _ := askServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("domain") == "slow.test" {
+			select {
+			case <-r.Context().Done():
+			case <-block:
+			}
+			return
+		}
+		w.WriteHeader(http.StatusForbidden)
+	})
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close() // connection refused from now on
+	for _, ask := range []string{srv.URL + "/check?token=" + token, deadURL + "/check?token=" + token, "http://user:" + token + "@" + strings.TrimPrefix(deadURL, "http://") + "/check"} {
+		var logs syncBuffer
+		g, err := newOnDemandGate(config.OnDemand{Ask: ask, Burst: 10, Interval: config.Duration(time.Minute)},
+			slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), newClock().now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.askTimeout = 200 * time.Millisecond
+		for _, name := range []string{"no.test", "slow.test"} {
+			err := g.decideNew(context.Background(), name, false)
+			if !errors.Is(err, errRefused) {
+				t.Fatalf("%s via %s: %v; want refused", name, ask, err)
+			}
+			if strings.Contains(err.Error(), token) {
+				t.Errorf("the error holds the ask token: %v", err)
+			}
+		}
+		if strings.Contains(logs.String(), token) {
+			t.Errorf("the log holds the ask token:\n%s", logs.String())
+		}
+		if !strings.Contains(logs.String(), "/check") {
+			t.Errorf("the log does not name the ask address:\n%s", logs.String())
+		}
+	}
+}
+
+// countingStorage counts Loads, to see what reaches storage.
+type countingStorage struct {
+	certmagic.Storage
+	loads atomic.Int64
+}
+
+func (s *countingStorage) Load(ctx context.Context, key string) ([]byte, error) {
+	s.loads.Add(1)
+	return s.Storage.Load(ctx, key)
+}
+
+func newOnDemandTestManager(t *testing.T, c *clock) (*Manager, *countingStorage) {
+	t.Helper()
+	dir := t.TempDir()
+	st := &countingStorage{Storage: &certmagic.FileStorage{Path: dir}}
+	m, err := New(Options{DataDir: dir, Now: c.now, Storage: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Stop)
+	return m, st
+}
+
+// A certificate the cache already holds is renewed by CertMagic on its own
+// schedule (ARI, a random time, emergencies), possibly before tlsgate's
+// renewalTime: the decision must ask even though storage says "not due",
+// and a customer who left is refused.
+func TestDecideOnDemandCachedIsRenewal(t *testing.T) {
+	c := newClock()
+	m, _ := newOnDemandTestManager(t, c)
+	srv, calls := askServer(t, allowOnly("kept.test"))
+	m.gate.Store(newTestGate(t, srv.URL, 1, time.Hour, c))
+	iss := &certmagic.ACMEIssuer{CA: "https://ca.test/dir"}
+	issuers := []*certmagic.ACMEIssuer{iss}
+	cfg := certmagic.New(m.cache, certmagic.Config{Storage: m.storage})
+	for _, name := range []string{"kept.test", "left.test", "newer.test"} {
+		// Fresh in storage: without the cache check, no ask at all.
+		storeCert(t, m, iss, name, c.now().Add(-time.Hour), 90*24*time.Hour)
+		if name == "newer.test" {
+			continue
+		}
+		if _, err := cfg.CacheUnmanagedTLSCertificate(context.Background(), selfSigned(t, name, c.now()), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	if err := m.decideOnDemand(ctx, "kept.test", issuers); err != nil || calls.Load() != 1 {
+		t.Errorf("cached, ask allows: %v after %d asks; want allowed after one ask", err, calls.Load())
+	}
+	if err := m.decideOnDemand(ctx, "left.test", issuers); !errors.Is(err, errRefused) || calls.Load() != 2 {
+		t.Errorf("cached, ask refuses: %v after %d asks; want refused after asking", err, calls.Load())
+	}
+	// Not cached, fresh in storage (a restart): loaded without asking.
+	if err := m.decideOnDemand(ctx, "newer.test", issuers); err != nil || calls.Load() != 2 {
+		t.Errorf("stored only: %v after %d asks; want allowed without asking", err, calls.Load())
+	}
+}
+
+// selfSigned makes a tls.Certificate for name valid around now.
+func selfSigned(t *testing.T, name string, now time.Time) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), DNSNames: []string{name}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(90 * 24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// A name ask refused recently is refused again before storage is read: a
+// scanner repeating it costs no storage (etcd) round trip per handshake.
+func TestDecideOnDemandRefusedSkipsStorage(t *testing.T) {
+	c := newClock()
+	m, st := newOnDemandTestManager(t, c)
+	srv, calls := askServer(t, allowOnly())
+	m.gate.Store(newTestGate(t, srv.URL, 10, time.Hour, c))
+	issuers := []*certmagic.ACMEIssuer{{CA: "https://ca.test/dir"}}
+	ctx := context.Background()
+	if err := m.decideOnDemand(ctx, "b.test", issuers); !errors.Is(err, errRefused) {
+		t.Fatalf("b.test: %v; want refused", err)
+	}
+	loads := st.loads.Load()
+	for range 5 {
+		if err := m.decideOnDemand(ctx, "b.test", issuers); !errors.Is(err, errRefused) {
+			t.Fatalf("b.test again: %v; want refused", err)
+		}
+	}
+	if got := st.loads.Load() - loads; got != 0 || calls.Load() != 1 {
+		t.Errorf("5 repeats of a refused name: %d storage reads, %d asks; want 0 and 1 in all", got, calls.Load())
+	}
+}
+
+// Names that are not DNS names are refused without being remembered (random
+// junk must not push real refusals out of the bounded memory) and logged at
+// debug only.
+func TestDecideOnDemandInvalidNames(t *testing.T) {
+	c := newClock()
+	m, _ := newOnDemandTestManager(t, c)
+	srv, calls := askServer(t, allowOnly())
+	var logs syncBuffer
+	g, err := newOnDemandGate(config.OnDemand{Ask: srv.URL, Burst: 10, Interval: config.Duration(time.Hour)},
+		slog.New(slog.NewTextHandler(&logs, nil)), c.now) // info and above
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.gate.Store(g)
+	issuers := []*certmagic.ACMEIssuer{{CA: "https://ca.test/dir"}}
+	for i := range 100 {
+		name := fmt.Sprintf("bad_%d.test", i)
+		if err := m.decideOnDemand(context.Background(), name, issuers); !errors.Is(err, errRefused) {
+			t.Fatalf("%s: %v; want refused", name, err)
+		}
+	}
+	g.mu.Lock()
+	remembered := len(g.refused.until)
+	g.mu.Unlock()
+	if remembered != 0 || calls.Load() != 0 {
+		t.Errorf("100 invalid names: %d remembered, %d asks; want 0 and 0", remembered, calls.Load())
+	}
+	if logs.String() != "" {
+		t.Errorf("invalid names logged at info:\n%s", logs.String())
 	}
 }

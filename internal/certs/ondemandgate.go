@@ -83,9 +83,8 @@ func newOnDemandGate(conf config.OnDemand, logger *slog.Logger, now func() time.
 // order, or an error wrapping errRefused that says why not. Every refusal
 // is logged once per remembering window at info; repeats at debug.
 func (g *onDemandGate) decideNew(ctx context.Context, name string, renewal bool) error {
-	if g.rememberedRefusal(name) {
-		g.logger.Debug("on-demand certificate refused: ask refused this name recently", "name", name)
-		return fmt.Errorf("%w: %s: refused by on_demand.ask recently", errRefused, name)
+	if err := g.checkRemembered(name); err != nil {
+		return err
 	}
 	select {
 	case g.asking <- struct{}{}:
@@ -113,15 +112,21 @@ func (g *onDemandGate) decideNew(ctx context.Context, name string, renewal bool)
 	return nil
 }
 
-// refuseName logs a name refused before the ask service is called (not a
-// DNS name or IP address), once per remembering window.
-func (g *onDemandGate) refuseName(name, reason string) {
+// checkRemembered refuses a name ask refused within the last interval.
+func (g *onDemandGate) checkRemembered(name string) error {
 	if g.rememberedRefusal(name) {
-		g.logger.Debug("on-demand certificate refused", "name", truncate(name), "reason", reason)
-		return
+		g.logger.Debug("on-demand certificate refused: ask refused this name recently", "name", name)
+		return fmt.Errorf("%w: %s: refused by on_demand.ask recently", errRefused, name)
 	}
-	g.remember(name)
-	g.logger.Info("on-demand certificate refused", "name", truncate(name), "reason", reason)
+	return nil
+}
+
+// refuseName logs a name refused before the ask service is called (not a
+// DNS name or IP address). Such names are not remembered, so random junk
+// cannot push real refusals out of the memory, and are logged at debug
+// only, so a scanner cannot flood the log.
+func (g *onDemandGate) refuseName(name, reason string) {
+	g.logger.Debug("on-demand certificate refused", "name", truncate(name), "reason", reason)
 }
 
 // askService asks on_demand.ask about name: nil only for a 200 answer.
@@ -134,14 +139,14 @@ func (g *onDemandGate) askService(ctx context.Context, name string) error {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return fmt.Errorf("on_demand.ask: %w", err)
+		return fmt.Errorf("on_demand.ask %s: %w", g.askAddress(), withoutURL(err))
 	}
 	resp, err := g.client.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("on_demand.ask did not answer within %s", g.askTimeout)
+			return fmt.Errorf("on_demand.ask %s did not answer within %s", g.askAddress(), g.askTimeout)
 		}
-		return fmt.Errorf("on_demand.ask: %w", err)
+		return fmt.Errorf("on_demand.ask %s: %w", g.askAddress(), withoutURL(err))
 	}
 	// Drain a little so the connection is reused; the body means nothing.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
@@ -150,6 +155,23 @@ func (g *onDemandGate) askService(ctx context.Context, name string) error {
 		return fmt.Errorf("on_demand.ask answered %s", resp.Status)
 	}
 	return nil
+}
+
+// askAddress is the ask URL as logged: without its query or user info,
+// which often carry a secret token.
+func (g *onDemandGate) askAddress() string {
+	u := url.URL{Scheme: g.ask.Scheme, Host: g.ask.Host, Path: g.ask.Path}
+	return u.String()
+}
+
+// withoutURL strips the *url.Error the HTTP client wraps its errors in:
+// its message holds the full request URL, query (token) included.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }
 
 // takeSlot lets one new name through if fewer than Burst did in the last
