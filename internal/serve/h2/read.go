@@ -270,7 +270,9 @@ func (c *Conn) processSettingsLocked(f *http2.SettingsFrame) error {
 		}
 		return nil
 	}
-	if f.NumSettings() > 100 || f.HasDuplicates() {
+	// Duplicates are applied in order (RFC 9113 6.5: "processed in the
+	// order in which they appear"); net/http refuses them.
+	if f.NumSettings() > 100 {
 		return http2.ConnectionError(http2.ErrCodeProtocol)
 	}
 	err := f.ForeachSetting(func(s http2.Setting) error {
