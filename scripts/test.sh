@@ -2,7 +2,8 @@
 # Runs every test of tlsgate: installs what the tests need (Debian packages
 # when run as root, Go tools through the module proxy), then vet, staticcheck
 # and the whole Go test suite with the race detector, integration tests
-# included (they start real curl, openssl, Flask and Uvicorn peers).
+# included (they start real curl, openssl, Flask and Uvicorn peers), then
+# the integration tests again on server.engine: tlsgate.
 #
 #   ./scripts/test.sh            everything
 #   ./scripts/test.sh -short     skip the slow integration tests
@@ -55,3 +56,7 @@ echo "== staticcheck"
 staticcheck ./...
 echo "== go test"
 go test -race -count=1 -timeout 15m "$@" ./...
+# The end-to-end tests once more on tlsgate's own serving engine (the run
+# above uses the default, server.engine: std): every one must pass on both.
+echo "== go test ./test/integration/ with TLSGATE_ENGINE=tlsgate"
+TLSGATE_ENGINE=tlsgate go test -race -count=1 -timeout 15m "$@" ./test/integration/

@@ -1,46 +1,58 @@
-//lint:file-ignore SA1019 the stand-in serves HTTP/2 with x/net/http2's ServeConn until internal/serve/h2 lands
-
 package serve
 
 import (
 	"context"
 	"crypto/tls"
 	"log/slog"
+	"net"
 	"net/http"
-
-	"golang.org/x/net/http2"
+	"sync"
 )
 
-// h2Standin serves HTTP/2 with golang.org/x/net/http2 until
-// internal/serve/h2 lands; Shutdown of its connections goes through the
-// base http.Server's shutdown hook (GOAWAY on every connection).
+// h2Standin serves HTTP/2 with net/http's own HTTP/2 server until
+// internal/serve/h2 lands: one http.Server is handed each *tls.Conn that
+// negotiated h2 (its handshake already done) through a listener of its
+// own, and its Shutdown sends every such connection GOAWAY.
 type h2Standin struct {
-	srv  *http2.Server
-	base *http.Server
-	h    http.Handler
+	srv     *http.Server
+	ln      *connListener
+	start   sync.Once
+	serving sync.WaitGroup
+
+	mu   sync.Mutex
+	done map[net.Conn]chan struct{} // closed when the connection ends
 }
 
 func newH2Standin(s *Server) *h2Standin {
-	base := &http.Server{
-		Handler:           s.Handler,
-		MaxHeaderBytes:    s.MaxHeaderBytes,
-		ReadHeaderTimeout: s.ReadHeaderTimeout,
-		IdleTimeout:       s.IdleTimeout,
-		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelDebug),
+	h := &h2Standin{ln: newConnListener(), done: make(map[net.Conn]chan struct{})}
+	h.srv = &http.Server{
+		Handler:        s.Handler,
+		MaxHeaderBytes: s.MaxHeaderBytes,
+		IdleTimeout:    s.IdleTimeout,
+		HTTP2:          &http.HTTP2Config{MaxConcurrentStreams: int(s.MaxConcurrentStreams)},
+		ErrorLog:       slog.NewLogLogger(s.Logger.Handler(), slog.LevelDebug),
+		ConnState: func(c net.Conn, st http.ConnState) {
+			if st != http.StateClosed {
+				return
+			}
+			h.mu.Lock()
+			if d := h.done[c]; d != nil {
+				close(d)
+				delete(h.done, c)
+			}
+			h.mu.Unlock()
+		},
 	}
-	srv := &http2.Server{MaxConcurrentStreams: s.MaxConcurrentStreams, IdleTimeout: s.IdleTimeout}
-	http2.ConfigureServer(base, srv)
-	return &h2Standin{srv: srv, base: base, h: s.Handler}
+	return h
 }
 
 func (h *h2Standin) newConn(tc *tls.Conn) protoConn { return &h2Conn{h: h, tc: tc} }
 
-func (h *h2Standin) shutdown() {
-	// Runs the shutdown hook ConfigureServer registered (GOAWAY); the base
-	// server has no listener or connection of its own to wait for.
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	h.base.Shutdown(ctx)
+// shutdown sends GOAWAY on every connection and waits for them or ctx.
+func (h *h2Standin) shutdown(ctx context.Context) {
+	h.srv.Shutdown(ctx)
+	h.ln.Close()
+	h.serving.Wait()
 }
 
 type h2Conn struct {
@@ -49,8 +61,59 @@ type h2Conn struct {
 }
 
 func (c *h2Conn) Serve(ctx context.Context) error {
-	c.h.srv.ServeConn(c.tc, &http2.ServeConnOpts{Context: ctx, BaseConfig: c.h.base, Handler: c.h.h})
+	h := c.h
+	h.start.Do(func() {
+		h.serving.Add(1)
+		go func() {
+			defer h.serving.Done()
+			h.srv.Serve(h.ln)
+		}()
+	})
+	done := make(chan struct{})
+	h.mu.Lock()
+	h.done[c.tc] = done
+	h.mu.Unlock()
+	select {
+	case h.ln.conns <- c.tc:
+	case <-h.ln.closed:
+		h.mu.Lock()
+		delete(h.done, c.tc)
+		h.mu.Unlock()
+		return net.ErrClosed
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 	return nil
 }
 
+// Shutdown: the stand-in's connections get GOAWAY from shutdown.
 func (c *h2Conn) Shutdown() {}
+
+// connListener hands over connections accepted elsewhere.
+type connListener struct {
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newConnListener() *connListener {
+	return &connListener{conns: make(chan net.Conn), closed: make(chan struct{})}
+}
+
+func (l *connListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *connListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *connListener) Addr() net.Addr { return &net.TCPAddr{} }

@@ -235,7 +235,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.mu.Unlock()
-	s.h2.shutdown()
+	var h2 sync.WaitGroup
+	h2.Go(func() { s.h2.shutdown(ctx) })
+	defer h2.Wait()
 	s.listenWG.Wait()
 	done := make(chan struct{})
 	go func() {
@@ -263,6 +265,9 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	s.closeConns()
+	s.h2.srv.Close()
+	s.h2.ln.Close()
+	s.h2.serving.Wait()
 	s.listenWG.Wait()
 	return err
 }

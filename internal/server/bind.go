@@ -158,7 +158,7 @@ func (s *Server) logServing() {
 	for _, st := range rt.sites {
 		hosts = append(hosts, st.hosts...)
 	}
-	attrs = append(attrs, "hosts", hosts)
+	attrs = append(attrs, "hosts", hosts, "engine", rt.cfg.Server.Engine)
 	s.logger.Info("serving", attrs...)
 }
 

@@ -65,9 +65,9 @@ type Conn struct {
 	idle     atomic.Bool // waiting for the first byte of a request
 	hijacked bool
 
-	scratch  []byte // response body buffer, reused per request
-	dateBuf  [len(http.TimeFormat)]byte
-	peerGone atomic.Bool // the watch saw the client leave
+	scratch []byte // response body buffer, reused per request
+	rec     []byte // the header block being read (see readRequest)
+	dateBuf [len(http.TimeFormat)]byte
 
 	// watch: the background read for a long-running request.
 	wmu       sync.Mutex
@@ -194,9 +194,11 @@ func (c *Conn) Serve(ctx context.Context) error {
 			return nil
 		}
 		w.finish()
-		if !w.reuse() || c.shutdown.Load() || c.peerGone.Load() {
+		if !w.reuse() || c.shutdown.Load() {
 			c.bw.Flush()
-			if w.body != nil && w.body.earlyClose {
+			if w.body != nil && !w.body.atEOF() {
+				// Unread body on the wire: half-close and drain so the
+				// client reads the answer instead of a reset.
 				c.closeWriteAndWait()
 			}
 			return nil
@@ -212,6 +214,12 @@ func (c *Conn) Serve(ctx context.Context) error {
 			if err := c.waitByte(); err != nil {
 				return nil
 			}
+		}
+		// As net/http: a next request shorter than 4 bytes before the
+		// connection ends gets no answer.
+		c.getBuffers()
+		if _, err := c.br.Peek(4); err != nil {
+			return nil
 		}
 		if d := c.opts.ReadHeaderTimeout; d > 0 {
 			c.c.SetReadDeadline(time.Now().Add(d))
@@ -312,12 +320,13 @@ func isCommonNetReadError(err error) bool {
 // byte waitByte or the watch read, then the connection, at most remain
 // bytes while a header block is read.
 type connReader struct {
-	c       *Conn
-	byteBuf [1]byte
-	hasByte bool
-	limited bool
-	remain  int64
-	hitLim  bool
+	c         *Conn
+	byteBuf   [1]byte
+	hasByte   bool
+	recording bool
+	limited   bool
+	remain    int64
+	hitLim    bool
 }
 
 func (r *connReader) Read(p []byte) (int, error) {
@@ -333,14 +342,19 @@ func (r *connReader) Read(p []byte) (int, error) {
 			p = p[:r.remain]
 		}
 	}
+	var n int
+	var err error
 	if r.hasByte {
 		p[0] = r.byteBuf[0]
 		r.hasByte = false
-		r.remain--
-		return 1, nil
+		n = 1
+	} else {
+		n, err = r.c.c.Read(p)
 	}
-	n, err := r.c.c.Read(p)
 	r.remain -= int64(n)
+	if r.recording {
+		r.c.rec = append(r.c.rec, p[:n]...)
+	}
 	return n, err
 }
 

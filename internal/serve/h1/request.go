@@ -1,10 +1,12 @@
 package h1
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,7 +44,20 @@ func (c *Conn) readRequest(ctx context.Context, lastMethod string) (*response, e
 		peek, _ := c.br.Peek(4)
 		c.br.Discard(numLeadingCRorLF(peek))
 	}
+	// The header block is recorded for checkRequest: http.ReadRequest
+	// drops the Host header, whose presence net/http's server checks.
+	c.rec = c.rec[:0]
+	if n := c.br.Buffered(); n > 0 {
+		p, _ := c.br.Peek(n)
+		c.rec = append(c.rec, p...)
+	}
+	c.cr.recording = true
 	req, err := http.ReadRequest(c.br)
+	c.cr.recording = false
+	block := c.rec[:max(0, len(c.rec)-c.br.Buffered())]
+	if cap(c.rec) > 8<<10 {
+		defer func() { c.rec = nil }()
+	}
 	if err != nil {
 		if c.cr.hitLim {
 			return nil, errTooLarge
@@ -51,7 +66,7 @@ func (c *Conn) readRequest(ctx context.Context, lastMethod string) (*response, e
 	}
 	c.cr.limited = false
 	c.c.SetReadDeadline(time.Time{})
-	if err := checkRequest(req); err != nil {
+	if err := checkRequest(req, block); err != nil {
 		return nil, err
 	}
 	req.RemoteAddr = c.remote
@@ -67,7 +82,7 @@ func (c *Conn) readRequest(ctx context.Context, lastMethod string) (*response, e
 		header:           make(http.Header),
 		contentLength:    -1,
 		wants10KeepAlive: wants10KeepAlive(req),
-		wantsClose:       req.Close,
+		wantsClose:       req.Close || hasToken(req.Header.Get("Connection"), "close"),
 	}
 	if req.Body != http.NoBody {
 		w.body = &body{w: w, src: req.Body, parsed: parsed}
@@ -94,15 +109,25 @@ func (c *Conn) readRequest(ctx context.Context, lastMethod string) (*response, e
 var errAnswered = errors.New("h1: answered")
 
 // checkRequest holds net/http's server-side checks beyond the parser.
-func checkRequest(req *http.Request) error {
-	if req.ProtoMajor != 1 {
+// block is the request's header block as received.
+func checkRequest(req *http.Request, block []byte) error {
+	// "PRI * HTTP/2.0" reaches the handler, as in net/http (which lets
+	// handlers wire up their own HTTP/2 upgrade); the connection closes after.
+	h2Upgrade := req.ProtoMajor == 2 && req.ProtoMinor == 0 && req.Method == "PRI" && req.RequestURI == "*"
+	if req.ProtoMajor != 1 && !h2Upgrade {
 		return statusError{http.StatusHTTPVersionNotSupported, "unsupported protocol version"}
 	}
-	// http.ReadRequest has moved the Host header to r.Host.
-	if req.ProtoAtLeast(1, 1) && req.Host == "" && req.Method != "CONNECT" {
+	// http.ReadRequest has moved the Host header to r.Host; which one
+	// was sent is only unclear when r.Host is empty (no Host, or an empty
+	// one) or came from an absolute-form target.
+	host, haveHost := req.Host, true
+	if req.Host == "" || req.URL.Host != "" {
+		host, haveHost = hostHeader(block)
+	}
+	if req.ProtoAtLeast(1, 1) && !haveHost && req.Method != "CONNECT" && !h2Upgrade {
 		return statusError{http.StatusBadRequest, "missing required Host header"}
 	}
-	if req.URL.Host == "" && !httpguts.ValidHostHeader(req.Host) {
+	if haveHost && !httpguts.ValidHostHeader(host) {
 		return statusError{http.StatusBadRequest, "malformed Host header"}
 	}
 	for k, vv := range req.Header {
@@ -118,6 +143,23 @@ func checkRequest(req *http.Request) error {
 	return nil
 }
 
+// hostHeader finds the Host field in a header block (after the request
+// line) as textproto reads it: name up to the colon, value trimmed.
+func hostHeader(block []byte) (string, bool) {
+	lines := bytes.Split(block, []byte("\n"))
+	for _, l := range lines[min(1, len(lines)):] {
+		l = bytes.TrimSuffix(l, []byte("\r"))
+		name, value, ok := bytes.Cut(l, []byte(":"))
+		if ok && bytes.EqualFold(name, []byte("Host")) {
+			return textproto.TrimString(string(value)), true
+		}
+		if len(l) == 0 {
+			break
+		}
+	}
+	return "", false
+}
+
 func numLeadingCRorLF(v []byte) (n int) {
 	for _, b := range v {
 		if b == '\r' || b == '\n' {
@@ -129,15 +171,39 @@ func numLeadingCRorLF(v []byte) (n int) {
 	return
 }
 
+// hasToken is net/http's (header.go): token anywhere in v between
+// space, comma or tab boundaries, case-insensitively.
 func hasToken(v, token string) bool {
-	return httpguts.HeaderValuesContainsToken([]string{v}, token)
+	if len(token) > len(v) || token == "" {
+		return false
+	}
+	if v == token {
+		return true
+	}
+	for sp := 0; sp <= len(v)-len(token); sp++ {
+		if b := v[sp]; b != token[0] && b|0x20 != token[0] {
+			continue
+		}
+		if sp > 0 && !isTokenBoundary(v[sp-1]) {
+			continue
+		}
+		if endPos := sp + len(token); endPos != len(v) && !isTokenBoundary(v[endPos]) {
+			continue
+		}
+		if strings.EqualFold(v[sp:sp+len(token)], token) {
+			return true
+		}
+	}
+	return false
 }
+
+func isTokenBoundary(b byte) bool { return b == ' ' || b == ',' || b == '\t' }
 
 func wants10KeepAlive(r *http.Request) bool {
 	if r.ProtoMajor != 1 || r.ProtoMinor != 0 {
 		return false
 	}
-	return httpguts.HeaderValuesContainsToken(r.Header["Connection"], "keep-alive")
+	return hasToken(r.Header.Get("Connection"), "keep-alive")
 }
 
 // body wraps the parser's body: 100 Continue on the first read, the watch
@@ -203,6 +269,12 @@ func (b *body) discard() bool {
 	}
 	b.earlyClose = true
 	return false
+}
+
+func (b *body) atEOF() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sawEOF
 }
 
 // finish forbids further reads.

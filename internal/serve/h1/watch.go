@@ -87,7 +87,6 @@ func (c *Conn) watchRead() {
 	if cancel != nil {
 		cancel()
 	}
-	c.peerGone.Store(true)
 }
 
 // stopWatch ends the watch of the current request and waits for its read.
