@@ -140,10 +140,7 @@ func dnsFor(site config.Site, a ACME) *config.DNS {
 	if !slices.Contains(a.Challenges, config.ChallengeDNS01) {
 		return nil
 	}
-	if site.DNS != nil {
-		return site.DNS
-	}
-	return a.DNS
+	return config.SiteDNS(site, a.DNS)
 }
 
 // dnsForHost is dnsFor for one host of a site: none for an IP address,

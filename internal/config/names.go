@@ -148,3 +148,26 @@ func hostCovers(h, name string) bool {
 	label, rest, found := strings.Cut(name, ".")
 	return found && label != "" && rest == base
 }
+
+// IsIP reports whether host is an IP address (IPv6 brackets allowed), not
+// a DNS name.
+func IsIP(host string) bool {
+	_, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil
+}
+
+// IsHostPattern reports whether site host h is a pattern (the "*"
+// catch-all or a "*.x" wildcard) rather than one name.
+func IsHostPattern(h string) bool {
+	return h == CatchAllHost || strings.HasPrefix(h, "*.")
+}
+
+// SiteDNS is the DNS provider a site's names are in: the site's own dns
+// block, else acme.dns (acmeDNS); nil when neither is set. ACME dns-01 and
+// ech.publish both follow this rule.
+func SiteDNS(s Site, acmeDNS *DNS) *DNS {
+	if s.DNS != nil {
+		return s.DNS
+	}
+	return acmeDNS
+}

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"net/netip"
 	"strings"
 	"time"
 )
@@ -20,7 +19,7 @@ func (v *validator) ech() {
 		v.errf("ech.public_name", "ech needs a public_name: the name clients send in the clear, e.g. ech.example.com (tlsgate gets it a certificate)")
 	case strings.HasPrefix(name, "*."):
 		v.errf("ech.public_name", "%q is a wildcard; public_name is one DNS name, e.g. ech.example.com", name)
-	case isIP(name):
+	case IsIP(name):
 		v.errf("ech.public_name", "%q is an IP address; public_name is a DNS name, e.g. ech.example.com", name)
 	default:
 		if p := dnsNameProblem(name); p != "" {
@@ -35,9 +34,4 @@ func (v *validator) ech() {
 			v.errf("ech.publish", "publish writes the HTTPS records through acme.dns, which must be the rfc2136 provider; set acme.dns {provider: rfc2136, server: ...}, or publish the record yourself (tlsgate ech config prints its ech= value)")
 		}
 	}
-}
-
-func isIP(s string) bool {
-	_, err := netip.ParseAddr(strings.Trim(s, "[]"))
-	return err == nil
 }

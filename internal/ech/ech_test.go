@@ -272,3 +272,85 @@ func testCert(t *testing.T) (*tls.Certificate, *x509.CertPool) {
 	})
 	return certVal, certPool
 }
+
+// A publish that keeps failing is retried with backoff, not at every
+// re-read; a new list is tried at once, and success stops the retries.
+func TestPublishBackoff(t *testing.T) {
+	clk := &clock{now: time.Unix(1_700_000_000, 0)}
+	var calls int
+	var fail = true
+	const reread = time.Minute
+	m, err := NewManager(Options{
+		Storage: &certmagic.FileStorage{Path: t.TempDir()}, PublicName: "ech.test", Rotate: time.Hour, Reread: reread, Now: clk.Now,
+		Publish: func(context.Context, []byte) error {
+			calls++
+			if fail {
+				return errors.New("dns server refused")
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var p publishState
+	// step advances the clock by d and runs n re-reads' publish checks.
+	step := func(d time.Duration, n int) {
+		clk.add(d)
+		for range n {
+			m.publish(t.Context(), &p)
+		}
+	}
+	for _, s := range []struct {
+		advance   time.Duration
+		wantCalls int
+		why       string
+	}{
+		{0, 1, "the first publish is tried"},
+		{reread / 2, 1, "not before one re-read period"},
+		{reread / 2, 2, "retried after one re-read period"},
+		{reread, 2, "then after two periods, not one"},
+		{reread, 3, "retried after two periods"},
+		{3 * reread, 3, "then after four"},
+		{reread, 4, "retried after four periods"},
+	} {
+		step(s.advance, 3)
+		if calls != s.wantCalls {
+			t.Fatalf("%s: %d calls; want %d", s.why, calls, s.wantCalls)
+		}
+	}
+	// A rotation brings a new list: it is tried at once.
+	clk.add(time.Hour)
+	if err := m.refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	step(0, 3)
+	if calls != 5 {
+		t.Fatalf("a new list: %d calls; want 5 (tried at once, once)", calls)
+	}
+	fail = false
+	step(reread, 3)
+	step(10*reread, 3)
+	if calls != 6 {
+		t.Errorf("after a success: %d calls; want 6 (no more once published)", calls)
+	}
+	// The backoff is bounded.
+	p = publishState{}
+	fail = true
+	clk.add(time.Hour)
+	if err := m.refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for range 30 { // each time the retry is due
+		step(p.retryAt.Sub(clk.Now()), 1)
+	}
+	if p.failures != 30 {
+		t.Fatalf("%d failures; want 30", p.failures)
+	}
+	if got := p.retryAt.Sub(clk.Now()); got != maxPublishBackoff {
+		t.Errorf("after 30 failures: retry in %s; want the bound %s", got, maxPublishBackoff)
+	}
+}

@@ -27,7 +27,9 @@ type Options struct {
 	Reread time.Duration
 	// Publish, when set, is called with the current ECHConfigList whenever
 	// it differs from the one last published (and after Republish); a
-	// failure is logged and retried at the next re-read.
+	// failure is logged and retried with backoff: at the next re-read, then
+	// after twice that, and so on up to maxPublishBackoff (a new list or a
+	// Republish tries at once).
 	Publish func(ctx context.Context, configList []byte) error
 	// Logger receives rotations and failures, never key material. Nil
 	// discards.
@@ -107,42 +109,66 @@ func (m *Manager) Republish() {
 	}
 }
 
+// maxPublishBackoff bounds the wait between two tries of a publish that
+// keeps failing.
+const maxPublishBackoff = time.Hour
+
 // Run re-reads the stored set every Reread, rotates when due, and
 // publishes, until ctx is done.
 func (m *Manager) Run(ctx context.Context) {
 	t := time.NewTicker(m.opts.Reread)
 	defer t.Stop()
-	var published []byte
+	var p publishState
 	for {
-		published = m.publish(ctx, published)
+		m.publish(ctx, &p)
 		select {
 		case <-ctx.Done():
 			return
 		case <-m.republish:
-			published = nil
+			p = publishState{}
 		case <-t.C:
 			if err := m.refresh(ctx); err != nil && ctx.Err() == nil {
-				m.logger.Error("ech: keys not refreshed; the ones in service stay", "error", err)
+				m.logger.Error("keys not refreshed; the ones in service stay", "error", err)
 			}
 		}
 	}
 }
 
+// publishState is what Run knows of publishing: the list last published,
+// and the list that failed, how often, and when to try it again.
+type publishState struct {
+	published []byte
+	failed    []byte
+	failures  int
+	retryAt   time.Time
+}
+
 // publish calls Options.Publish when the list in service is not the one
-// last published, and returns the one published now.
-func (m *Manager) publish(ctx context.Context, last []byte) []byte {
+// last published, unless that list failed and its retry time has not come.
+func (m *Manager) publish(ctx context.Context, p *publishState) {
 	list := m.ConfigList()
-	if m.opts.Publish == nil || list == nil || bytes.Equal(list, last) {
-		return last
+	if m.opts.Publish == nil || list == nil || bytes.Equal(list, p.published) {
+		return
+	}
+	now := m.opts.Now()
+	if bytes.Equal(list, p.failed) && now.Before(p.retryAt) {
+		return
 	}
 	if err := m.opts.Publish(ctx, list); err != nil {
-		if ctx.Err() == nil {
-			m.logger.Error("ech: publishing the HTTPS records failed; retrying at the next check", "error", err, "retry_in", m.opts.Reread.String())
+		if ctx.Err() != nil {
+			return
 		}
-		return last
+		if !bytes.Equal(list, p.failed) {
+			p.failed, p.failures = list, 0
+		}
+		p.failures++
+		wait := min(m.opts.Reread<<min(p.failures-1, 16), maxPublishBackoff)
+		p.retryAt = now.Add(wait)
+		m.logger.Error("publishing the HTTPS records failed; retrying later", "error", err, "retry_in", wait.String(), "failures", p.failures)
+		return
 	}
-	m.logger.Info("ech: HTTPS records published", "config_id", m.cur.Load().set.Keys[0].ConfigID)
-	return list
+	*p = publishState{published: list}
+	m.logger.Info("HTTPS records published", "config_id", m.cur.Load().set.Keys[0].ConfigID)
 }
 
 // refresh reads the stored set and, when it is due for rotation (or
@@ -187,7 +213,7 @@ func (m *Manager) rotate(ctx context.Context) (*Set, error) {
 	if err := store(ctx, m.opts.Storage, next); err != nil {
 		return nil, err
 	}
-	m.logger.Info("ech: new key", "config_id", k.ConfigID, "public_name", m.opts.PublicName,
+	m.logger.Info("new key", "config_id", k.ConfigID, "public_name", m.opts.PublicName,
 		"keys_accepted", len(next.Keys), "next_rotation", k.Created.Add(m.opts.Rotate).Format(time.RFC3339))
 	return next, nil
 }
@@ -203,7 +229,7 @@ func (m *Manager) install(set *Set) error {
 	}
 	prev := m.cur.Swap(&inService{set: set, keys: set.TLSKeys(), list: list})
 	if prev != nil {
-		m.logger.Info("ech: keys in service changed", "config_id", set.Keys[0].ConfigID, "keys_accepted", len(set.Keys))
+		m.logger.Info("keys in service changed", "config_id", set.Keys[0].ConfigID, "keys_accepted", len(set.Keys))
 	}
 	return nil
 }

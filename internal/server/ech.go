@@ -3,20 +3,16 @@ package server
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"reflect"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/tlsgate/tlsgate/internal/answer"
 	"github.com/tlsgate/tlsgate/internal/certs"
 	"github.com/tlsgate/tlsgate/internal/config"
-	"github.com/tlsgate/tlsgate/internal/dns"
 	"github.com/tlsgate/tlsgate/internal/ech"
 	"github.com/tlsgate/tlsgate/internal/route"
 )
@@ -36,6 +32,7 @@ func (s *Server) newECH(ctx context.Context, cfg *config.Config) (*ech.Manager, 
 		Now:        s.opts.Now,
 	}
 	if cfg.ECH.Publish {
+		s.echPub = newECHPublisher(replaceHTTPS, opts.Logger)
 		opts.Publish = s.publishECH
 	}
 	m, err := ech.NewManager(opts)
@@ -48,61 +45,17 @@ func (s *Server) newECH(ctx context.Context, cfg *config.Config) (*ech.Manager, 
 	return m, nil
 }
 
-// echRecordTTL is the TTL of published HTTPS records: short, so clients
-// follow a rotation long before the previous key is dropped.
-const echRecordTTL = 5 * time.Minute
-
-// publishECH writes the HTTPS record carrying list for every site host
-// that is a DNS name (not a wildcard, catch-all or IP), through the site's
-// rfc2136 dns block or acme.dns (config requires acme.dns to be rfc2136).
-// The hosts, ports and DNS settings are the Runtime in service's.
-func (s *Server) publishECH(ctx context.Context, list []byte) error {
-	cfg := s.rt.Load().cfg
-	alpn := []string{"h2"}
-	if *cfg.Listen.HTTP3 != "" {
-		alpn = append(alpn, "h3")
-	}
-	ttl := max(min(echRecordTTL, time.Duration(s.echCfg.Rotate)/2), time.Second)
-	port := uint16(portOf(*cfg.Listen.HTTPS, 443))
-	var errs []error
-	for _, sc := range cfg.Sites {
-		d := cfg.ACME.DNS
-		if sc.DNS != nil && sc.DNS.Provider == config.DNSRFC2136 {
-			d = sc.DNS
-		}
-		if d == nil || d.Provider != config.DNSRFC2136 {
-			continue // config refuses ech.publish without an rfc2136 acme.dns
-		}
-		p := certs.NewRFC2136(*d)
-		for _, h := range sc.Hosts {
-			if h == "*" || strings.HasPrefix(h, "*.") || isIPHost(h) {
-				continue
-			}
-			rec := dns.HTTPSRecord{Name: h, TTL: ttl, ALPN: alpn, Port: port, ECH: list}
-			if err := p.ReplaceHTTPS(ctx, rec); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func isIPHost(h string) bool {
-	_, err := netip.ParseAddr(h)
-	return err == nil
-}
-
 // echOuterKeys is GetEncryptedClientHelloKeys of the listeners' config,
 // which crypto/tls calls with the outer ClientHello, before
 // GetConfigForClient sees the inner one: the outer name is logged here (it
 // is the public name, unless a client sends something else).
 func (s *Server) echOuterKeys(hello *tls.ClientHelloInfo) ([]tls.EncryptedClientHelloKey, error) {
 	if s.logger.Enabled(context.Background(), slog.LevelDebug) {
-		attrs := []any{"outer_server_name", hello.ServerName}
+		attrs := []any{"component", "ech", "outer_server_name", hello.ServerName}
 		if hello.Conn != nil { // nil on HTTP/3 before quic-go fills it
 			attrs = append(attrs, "remote", hello.Conn.RemoteAddr().String())
 		}
-		s.logger.Debug("ech: client hello with encrypted_client_hello", attrs...)
+		s.logger.Debug("client hello with encrypted_client_hello", attrs...)
 	}
 	return s.ech.Keys(hello)
 }
@@ -113,7 +66,7 @@ func (s *Server) echOuterKeys(hello *tls.ClientHelloInfo) ([]tls.EncryptedClient
 // the first site's TLS mode when that is acme, local or adhoc (and its dns
 // block), else the default rule for the name (acme for public names, local
 // for local ones). Nil when ECH is off or a site lists the name (exactly or
-// by a wildcard; a "*" catch-all does not count).
+// by a wildcard; a "*" catch-all and tls: on_demand sites do not count).
 func (s *Server) echSite(cfg *config.Config) *config.Site {
 	if s.ech == nil {
 		return nil
@@ -121,10 +74,14 @@ func (s *Server) echSite(cfg *config.Config) *config.Site {
 	name := s.echCfg.PublicName
 	covered := make(map[string]bool)
 	for _, sc := range cfg.Sites {
+		// A catch-all or an on_demand site would get the name a
+		// certificate only on demand, after its ask: the public name gets
+		// its own site instead.
+		if sc.TLS != nil && sc.TLS.Mode == config.TLSOnDemand {
+			continue
+		}
 		for _, h := range sc.Hosts {
-			// A catch-all would get the name only on demand, after its
-			// ask: the public name gets its own site instead.
-			if h != "*" {
+			if h != config.CatchAllHost {
 				covered[h] = true
 			}
 		}

@@ -76,8 +76,10 @@ type Server struct {
 	tickets *ticketKeys
 	// ech holds the Encrypted Client Hello keys (nil: ECH off); echCfg is
 	// the ech block as read at start, which reloads do not change.
-	ech     *ech.Manager
-	echCfg  *config.ECH
+	ech    *ech.Manager
+	echCfg *config.ECH
+	// echPub writes the HTTPS records when ech.publish is on (else nil).
+	echPub  *echPublisher
 	started time.Time
 	// alog is the access log writer (nil when off) and request metrics;
 	// its output is read at start, like limits.

@@ -395,7 +395,7 @@ func TestECHFleet(t *testing.T) {
 	made := map[string]int{}
 	for _, inst := range insts {
 		for _, line := range strings.Split(inst.Stderr.String(), "\n") {
-			if _, rest, ok := strings.Cut(line, "ech: new key"); ok {
+			if _, rest, ok := strings.Cut(line, "new key"); ok {
 				_, when, _ := strings.Cut(rest, "next_rotation=")
 				made[when]++
 			}
@@ -454,7 +454,7 @@ sites:
 	// A rotation rewrites the records.
 	next := waitECHChange(t, inst, list)
 	waitHTTPSRecord(t, port, "b.wild.test", next)
-	if !inst.WaitLog("ech: HTTPS records published", 5*time.Second) {
+	if !inst.WaitLog("HTTPS records published", 5*time.Second) {
 		t.Error("no log line for the published records")
 	}
 }
