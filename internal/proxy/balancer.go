@@ -131,7 +131,11 @@ type balancer struct {
 
 // RoundTrip implements http.RoundTripper. Errors are *upstreamError values
 // that carry the status and public message for the client.
-func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
+func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) { return b.roundTrip(req, nil) }
+
+// roundTrip is RoundTrip with 1xx responses going to inf (the fast path,
+// fast.go); nil inf means the request's ClientTrace, as for ReverseProxy.
+func (b *balancer) roundTrip(req *http.Request, inf informer) (*http.Response, error) {
 	var buf [8]*upstream
 	order, sticky := b.order(req, buf[:0])
 	path, rawPath := req.URL.Path, req.URL.RawPath
@@ -147,7 +151,7 @@ func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 		if replay != nil {
 			req.Body = io.NopCloser(bytes.NewReader(replay))
 		}
-		resp, err := b.try(req, up, path, rawPath)
+		resp, err := b.try(req, up, path, rawPath, inf)
 		more := i+1 < len(order)
 		if err == nil {
 			if !tries.answered(req, up, resp, more) {
@@ -306,7 +310,7 @@ func (b *balancer) start() int {
 
 // try sends req to up once, and tells the access log which upstream it
 // was and how long its response headers took.
-func (b *balancer) try(req *http.Request, up *upstream, path, rawPath string) (*http.Response, error) {
+func (b *balancer) try(req *http.Request, up *upstream, path, rawPath string, inf informer) (*http.Response, error) {
 	start := time.Now()
 	defer func() { accesslog.SetUpstream(req.Context(), up.raw, time.Since(start)) }()
 	req.URL.Scheme = up.scheme
@@ -318,10 +322,10 @@ func (b *balancer) try(req *http.Request, up *upstream, path, rawPath string) (*
 		}
 	}
 	if b.policy != config.LBLeastConn {
-		return checkStatus(up.rt.RoundTrip(req))
+		return checkStatus(send(up.rt, req, inf))
 	}
 	up.inflight.Add(1)
-	resp, err := checkStatus(up.rt.RoundTrip(req))
+	resp, err := checkStatus(send(up.rt, req, inf))
 	if err != nil {
 		up.inflight.Add(-1)
 		return nil, err

@@ -47,10 +47,18 @@ func BenchmarkProxyRoundTrip(b *testing.B) {
 		}
 	})
 
+	// The same route without the fast path: ReverseProxy over the lean client.
+	hRP, err := New(Options{Upstreams: []string{backend.URL}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	hRP.fast = nil
+
 	// handler: the proxy's ServeHTTP called directly, so only the proxy,
-	// its transport and the backend count; handler-std: the same through
-	// http.Transport alone.
-	for name, h := range map[string]http.Handler{"handler": h, "handler-std": hStd} {
+	// its transport and the backend count (the fast path, fast.go);
+	// handler-rp: ReverseProxy over the lean client; handler-std:
+	// ReverseProxy over http.Transport (lean_h1: false).
+	for name, h := range map[string]http.Handler{"handler": h, "handler-rp": hRP, "handler-std": hStd} {
 		b.Run(name, func(b *testing.B) {
 			req := httptest.NewRequest("GET", "http://app.test/x", nil)
 			w := &discardWriter{h: http.Header{}}

@@ -110,9 +110,13 @@ func newH1Pool(t *Transport, d *net.Dialer, header time.Duration, std *http.Tran
 }
 
 // RoundTrip implements http.RoundTripper.
-func (p *h1Pool) RoundTrip(req *http.Request) (*http.Response, error) {
+func (p *h1Pool) RoundTrip(req *http.Request) (*http.Response, error) { return p.roundTrip(req, nil) }
+
+// roundTrip is RoundTrip with 1xx responses going to inf (the fast path,
+// fast.go) instead of the request's ClientTrace; nil inf means the trace.
+func (p *h1Pool) roundTrip(req *http.Request, inf informer) (*http.Response, error) {
 	if p.t.noLean.Load() || !leanEligible(req) {
-		return p.std.RoundTrip(req)
+		return p.std.RoundTrip(traced(req, inf))
 	}
 	wb := p.t.getWriteBuf()
 	defer p.t.putWriteBuf(wb)
@@ -120,7 +124,7 @@ func (p *h1Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 	if *wb, ok = appendRequest((*wb)[:0], req); !ok {
 		// Something unusual (an invalid header, a non-ASCII host): let
 		// net/http write it, or refuse it, exactly as before.
-		return p.std.RoundTrip(req)
+		return p.std.RoundTrip(traced(req, inf))
 	}
 	ctx := req.Context()
 	replay := replayable(req)
@@ -133,7 +137,7 @@ func (p *h1Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		resp, retry, err := p.exchange(c, req, *wb, replay)
+		resp, retry, err := p.exchange(c, req, *wb, replay, inf)
 		if err == nil {
 			return resp, nil
 		}
@@ -171,7 +175,7 @@ func replayable(req *http.Request) bool {
 // exchange sends the request on c and reads the response headers. retry
 // reports whether the upstream cannot have acted on the request (nothing
 // was sent, or nothing came back and the request is replayable).
-func (p *h1Pool) exchange(c *h1Conn, req *http.Request, wb []byte, replay bool) (resp *http.Response, retry bool, err error) {
+func (p *h1Pool) exchange(c *h1Conn, req *http.Request, wb []byte, replay bool, inf informer) (resp *http.Response, retry bool, err error) {
 	ctx := req.Context()
 	var stop func() bool
 	if ctx.Done() != nil {
@@ -196,7 +200,7 @@ func (p *h1Pool) exchange(c *h1Conn, req *http.Request, wb []byte, replay bool) 
 	}
 	br := p.t.getReader(&c.cr)
 	c.cr.n, c.cr.limit = 0, maxHeaderBytes
-	resp, err = readResponse(br, req)
+	resp, err = readResponse(br, req, inf)
 	if err != nil {
 		p.t.putReader(br)
 		var ne net.Error
@@ -226,9 +230,10 @@ func (p *h1Pool) exchange(c *h1Conn, req *http.Request, wb []byte, replay bool) 
 }
 
 // readResponse reads the final response, passing 1xx ones (103 Early
-// Hints) to the request's ClientTrace as http.Transport does; that is how
-// ReverseProxy forwards them. A 101 was not asked for and is an error.
-func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
+// Hints) to inf, or without one to the request's ClientTrace as
+// http.Transport does; that is how ReverseProxy forwards them. A 101 was
+// not asked for and is an error.
+func readResponse(br *bufio.Reader, req *http.Request, inf informer) (*http.Response, error) {
 	for range max1xx {
 		resp, err := http.ReadResponse(br, req)
 		if err != nil {
@@ -241,7 +246,11 @@ func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
 		if code < 100 || code > 199 {
 			return resp, nil
 		}
-		if trace := httptrace.ContextClientTrace(req.Context()); trace != nil && trace.Got1xxResponse != nil {
+		if inf != nil {
+			if err := inf.got1xx(code, resp.Header); err != nil {
+				return nil, err
+			}
+		} else if trace := httptrace.ContextClientTrace(req.Context()); trace != nil && trace.Got1xxResponse != nil {
 			if err := trace.Got1xxResponse(code, textproto.MIMEHeader(resp.Header)); err != nil {
 				return nil, err
 			}

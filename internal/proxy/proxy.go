@@ -6,7 +6,8 @@
 //
 // Start at New; one Transport (NewTransport) is shared by every route of a
 // process. The per-request work is built on httputil.ReverseProxy with
-// Rewrite, and everything that can be is computed once in New.
+// Rewrite, with a fast path past it for bodyless requests to plain HTTP/1.1
+// upstreams (fast.go), and everything that can be is computed once in New.
 package proxy
 
 import (
@@ -98,6 +99,9 @@ type Handler struct {
 	name   string
 	rp     *httputil.ReverseProxy
 	checks *checkers
+	// fast, when set, serves the requests the fast path takes (fast.go);
+	// nil when some upstream is not a plain HTTP/1.1 one.
+	fast *fastPath
 }
 
 // Name is the route's name (Options.Name).
@@ -109,6 +113,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// gRPC needs HTTP/2 end to end (trailers, full duplex); over
 		// HTTP/1.1 it would fail in confusing ways further on.
 		answer.Text(w, http.StatusBadRequest, grpcH1Body)
+		return
+	}
+	if f := h.fast; f != nil && f.t.LeanH1() && fastEligible(r) {
+		f.serve(w, r)
 		return
 	}
 	h.rp.ServeHTTP(w, r)
@@ -203,11 +211,15 @@ func New(opts Options) (*Handler, error) {
 		log:   log,
 		name:  opts.Name,
 	}
+	var fast *fastPath
+	if allLean(b.ups, pool) {
+		fast = &fastPath{h: h, b: b, t: t}
+	}
 	checks := &checkers{hc: opts.HealthCheck, ups: b.ups}
 	if hc := opts.HealthCheck; hc != nil && (hc.Interval <= 0 || hc.Timeout <= 0 || !strings.HasPrefix(hc.Path, "/")) {
 		return nil, errors.New("proxy: a health check needs a positive interval and timeout and a path starting with /")
 	}
-	return &Handler{name: opts.Name, checks: checks, rp: &httputil.ReverseProxy{
+	return &Handler{name: opts.Name, checks: checks, fast: fast, rp: &httputil.ReverseProxy{
 		Rewrite:      h.rewrite,
 		Transport:    b,
 		BufferPool:   bufferPool{&t.buffers},
@@ -221,13 +233,18 @@ func New(opts Options) (*Handler, error) {
 // rewrite is the ReverseProxy Rewrite hook. pr.Out is ReverseProxy's own
 // copy of the request, with hop-by-hop and forwarding headers removed. Its
 // Host stays the client's, as Caddy does, so apps build correct URLs.
-func (h *handler) rewrite(pr *httputil.ProxyRequest) {
-	DropLookalikes(pr.Out.Header)
-	h.fwd.set(pr.In, pr.Out)
-	setClientCert(pr.In, pr.Out)
-	setUser(pr.In, pr.Out)
+func (h *handler) rewrite(pr *httputil.ProxyRequest) { h.rewriteOut(pr.In, pr.Out) }
+
+// rewriteOut writes this route's forwarding rules onto out, the outbound
+// copy of in without the client's hop-by-hop and forwarding headers. It is
+// the one place both ReverseProxy (rewrite) and the fast path use.
+func (h *handler) rewriteOut(in, out *http.Request) {
+	DropLookalikes(out.Header)
+	h.fwd.set(in, out)
+	setClientCert(in, out)
+	setUser(in, out)
 	if h.strip != "" {
-		stripPrefix(pr.Out, h.strip)
+		stripPrefix(out, h.strip)
 	}
 }
 
