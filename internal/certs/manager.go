@@ -57,6 +57,13 @@ type Options struct {
 	// renewal. Zero means CertMagic's default (10 minutes).
 	RenewInterval time.Duration
 
+	// CacheCapacity caps the certificates held in memory. Zero means
+	// defaultCacheCapacity. Past it CertMagic evicts a random managed one;
+	// an evicted certificate is loaded again from storage at its next
+	// handshake (on-demand names, and every name once the cache is 90%
+	// full).
+	CacheCapacity int
+
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
@@ -80,6 +87,11 @@ type SiteError struct {
 
 func (e *SiteError) Error() string { return fmt.Sprintf("site %d: %v", e.Site, e.Err) }
 func (e *SiteError) Unwrap() error { return e.Err }
+
+// defaultCacheCapacity bounds the certificate cache as Caddy does: with
+// on-demand TLS, every name a client asks for (and ask allows) adds one,
+// and nothing else would ever bound it.
+const defaultCacheCapacity = 10_000
 
 // Manager owns the certificate cache and everything that keeps certificates
 // fresh. It is safe for concurrent use. Call Stop when done.
@@ -149,6 +161,9 @@ func New(opts Options) (*Manager, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.CacheCapacity == 0 {
+		opts.CacheCapacity = defaultCacheCapacity
+	}
 	if opts.Events == nil {
 		opts.Events = events.Discard{}
 	}
@@ -178,6 +193,7 @@ func New(opts Options) (*Manager, error) {
 	m.cache = certmagic.NewCache(certmagic.CacheOptions{
 		GetConfigForCert:   m.configForCert,
 		RenewCheckInterval: opts.RenewInterval,
+		Capacity:           opts.CacheCapacity,
 		Logger:             newZapLogger(logger),
 	})
 	go m.maintain()

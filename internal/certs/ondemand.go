@@ -28,18 +28,11 @@ type onDemandHosts struct {
 	cfg   *certmagic.Config
 }
 
-// covers reports whether one of the site's hosts (exact, "*.x" one label,
-// or the "*" catch-all) serves name.
+// covers reports whether one of the site's hosts serves name
+// (config.HostCovers).
 func (o onDemandHosts) covers(name string) bool {
 	for _, h := range o.hosts {
-		switch base, wild := strings.CutPrefix(h, "*."); {
-		case h == config.CatchAllHost:
-			return true
-		case wild:
-			if label, rest, ok := strings.Cut(name, "."); ok && label != "" && strings.EqualFold(rest, base) {
-				return true
-			}
-		case strings.EqualFold(h, name):
+		if config.HostCovers(h, name) {
 			return true
 		}
 	}

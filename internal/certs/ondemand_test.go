@@ -493,3 +493,72 @@ func TestDecideOnDemandInvalidNames(t *testing.T) {
 		t.Errorf("invalid names logged at info:\n%s", logs.String())
 	}
 }
+
+// The cache is bounded (on-demand names would grow it without end): past
+// the capacity a managed certificate is evicted (CertMagic loads it again
+// from storage at its next handshake).
+func TestCacheCapacity(t *testing.T) {
+	if m, err := New(Options{DataDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	} else {
+		m.Stop()
+		if m.opts.CacheCapacity != defaultCacheCapacity {
+			t.Errorf("default capacity %d; want %d", m.opts.CacheCapacity, defaultCacheCapacity)
+		}
+	}
+	dir := t.TempDir()
+	m, err := New(Options{DataDir: dir, CacheCapacity: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Stop)
+	iss := &certmagic.ACMEIssuer{CA: "https://ca.test/dir"}
+	cfg := certmagic.New(m.cache, certmagic.Config{Storage: m.storage, Issuers: []certmagic.Issuer{iss}})
+	ctx := context.Background()
+	names := []string{"one.test", "two.test", "three.test"}
+	for _, name := range names {
+		storeKeyPair(t, m, iss, name)
+		if _, err := cfg.CacheManagedCertificate(ctx, name); err != nil {
+			t.Fatalf("caching %s: %v", name, err)
+		}
+	}
+	cached := 0
+	for _, name := range names {
+		if m.cachedFor(name) {
+			cached++
+		}
+	}
+	if cached != 2 {
+		t.Errorf("%d of 3 certificates cached with capacity 2; want 2", cached)
+	}
+}
+
+// storeKeyPair puts a certificate, key and metadata for name where
+// CertMagic loads iss's managed certificates from.
+func storeKeyPair(t *testing.T, m *Manager, iss *certmagic.ACMEIssuer, name string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(3), DNSNames: []string{name}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(60 * 24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for k, v := range map[string][]byte{
+		certmagic.StorageKeys.SiteCert(iss.IssuerKey(), name):       pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		certmagic.StorageKeys.SitePrivateKey(iss.IssuerKey(), name): pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
+		certmagic.StorageKeys.SiteMeta(iss.IssuerKey(), name):       []byte(`{"sans":["` + name + `"],"issuer_data":{}}`),
+	} {
+		if err := m.storage.Store(ctx, k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -134,19 +134,27 @@ func fileProblem(path string) string {
 	return ""
 }
 
-// hostCovers reports whether site host h (exact, "*.x" wildcard or the
-// "*" catch-all) serves name.
-func hostCovers(h, name string) bool {
+// HostCovers reports whether site host h serves name: h is the name
+// itself, a "*.x" wildcard matching exactly one label before x, or the "*"
+// catch-all. Case does not matter. This is the one statement of the rule;
+// route.Hosts indexes many hosts by it, and its tests check they agree.
+func HostCovers(h, name string) bool {
 	h, name = strings.ToLower(h), strings.ToLower(name)
 	if h == name || h == CatchAllHost {
 		return true
 	}
-	base, ok := strings.CutPrefix(h, "*.")
+	base, ok := WildcardBase(h)
 	if !ok {
 		return false
 	}
 	label, rest, found := strings.Cut(name, ".")
 	return found && label != "" && rest == base
+}
+
+// WildcardBase returns what follows "*." in a one-label wildcard host
+// ("example.com" for "*.example.com"), and whether h is one.
+func WildcardBase(h string) (string, bool) {
+	return strings.CutPrefix(h, "*.")
 }
 
 // IsIP reports whether host is an IP address (IPv6 brackets allowed), not

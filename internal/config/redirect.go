@@ -144,7 +144,7 @@ func usesHost(parts []RedirectPart) bool {
 // hosts list: a catch-all "*" lets the client's Host through as it is.
 func hostBound(hosts []string) bool {
 	for _, h := range hosts {
-		if h == "*" {
+		if h == CatchAllHost {
 			return false
 		}
 	}

@@ -163,7 +163,7 @@ func (v *validator) admin(a string) {
 func (v *validator) served(name string) bool {
 	for _, s := range v.c.Sites {
 		for _, h := range s.Hosts {
-			if hostCovers(h, name) {
+			if HostCovers(h, name) {
 				return true
 			}
 		}

@@ -5,8 +5,10 @@ import (
 	"time"
 )
 
-// minECHRotate keeps rotation from churning keys faster than any client
-// could fetch them; real deployments rotate in hours or days.
+// minECHRotate is the shortest ech.rotate accepted. It only refuses
+// typos such as "10ms": one second lets tests watch rotations, while real
+// deployments rotate in hours or days, well above the HTTPS record's TTL
+// (docs/ECH.md says so; validate does not enforce it).
 const minECHRotate = time.Second
 
 func (v *validator) ech() {

@@ -1,6 +1,7 @@
 package ech
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"io"
 	"math/big"
 	"net"
 	"os"
@@ -21,7 +23,7 @@ import (
 )
 
 func TestConfigRoundTrip(t *testing.T) {
-	k, err := NewKey("ech.example.com", time.Unix(0, 0), nil)
+	k, err := NewKey("ech.example.com", time.Unix(0, 0), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,5 +354,29 @@ func TestPublishBackoff(t *testing.T) {
 	}
 	if got := p.retryAt.Sub(clk.Now()); got != maxPublishBackoff {
 		t.Errorf("after 30 failures: retry in %s; want the bound %s", got, maxPublishBackoff)
+	}
+}
+
+// Randomness is an option: the config_id comes from it, and a source that
+// fails makes key generation (and so Start) fail rather than use another.
+func TestKeyRandomness(t *testing.T) {
+	fixed := func(n int) io.Reader { return bytes.NewReader(bytes.Repeat([]byte{0x2a}, n)) }
+	k, err := NewKey("ech.test", time.Unix(0, 0), nil, fixed(4096))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.ConfigID != 0x2a {
+		t.Errorf("config_id %#x; want 0x2a, from the given source", k.ConfigID)
+	}
+	// The only id the source offers is the one to avoid: it runs dry.
+	if _, err := NewKey("ech.test", time.Unix(0, 0), &k, fixed(4096)); err == nil {
+		t.Error("NewKey avoiding the only id its source gives succeeded; want an error")
+	}
+	m, err := NewManager(Options{Storage: &certmagic.FileStorage{Path: t.TempDir()}, PublicName: "ech.test", Rotate: time.Hour, Rand: fixed(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(t.Context()); err == nil {
+		t.Error("Start with an empty random source succeeded; want an error")
 	}
 }

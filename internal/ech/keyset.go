@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"time"
 )
@@ -51,15 +52,21 @@ type Set struct {
 
 // NewKey makes an X25519 key and its ECHConfig for publicName, with a
 // random config_id other than avoid's (so a client can tell the new config
-// from the one it replaces).
-func NewKey(publicName string, now time.Time, avoid *Key) (Key, error) {
-	priv, err := ecdh.X25519().GenerateKey(rand.Reader)
+// from the one it replaces). Randomness comes from r; nil means
+// crypto/rand.Reader.
+func NewKey(publicName string, now time.Time, avoid *Key, r io.Reader) (Key, error) {
+	if r == nil {
+		r = rand.Reader
+	}
+	priv, err := ecdh.X25519().GenerateKey(r)
 	if err != nil {
 		return Key{}, fmt.Errorf("ech: making an X25519 key: %w", err)
 	}
 	var id [1]byte
 	for {
-		_, _ = rand.Read(id[:]) // crypto/rand.Read never fails (Go 1.24+)
+		if _, err := io.ReadFull(r, id[:]); err != nil {
+			return Key{}, fmt.Errorf("ech: choosing a config_id: %w", err)
+		}
 		if avoid == nil || id[0] != avoid.ConfigID {
 			break
 		}

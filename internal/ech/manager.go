@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"sync/atomic"
@@ -36,6 +37,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Rand is the source of key material and config_ids; nil means
+	// crypto/rand.Reader.
+	Rand io.Reader
 }
 
 // Manager owns the ECH keys of one instance: the set in service, and its
@@ -205,7 +209,7 @@ func (m *Manager) rotate(ctx context.Context) (*Set, error) {
 	if set != nil && len(set.Keys) > 0 {
 		prev = &set.Keys[0]
 	}
-	k, err := NewKey(m.opts.PublicName, now, prev)
+	k, err := NewKey(m.opts.PublicName, now, prev, m.opts.Rand)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,8 @@ package route
 import (
 	"net/netip"
 	"strings"
+
+	"github.com/tlsgate/tlsgate/internal/config"
 )
 
 // maxHostLen bounds the host names Match lowercases on the stack; longer
@@ -18,7 +20,9 @@ const maxHostLen = 255
 // Hosts maps host names to values: an exact name first, then a one-label
 // wildcard ("*.example.com" matches a.example.com, but neither
 // a.b.example.com nor example.com), then the catch-all "*", which matches
-// every name nothing else does.
+// every name nothing else does. Which names a host covers is
+// config.HostCovers's rule; Hosts indexes it for many hosts and adds the
+// precedence.
 //
 // A Hosts is immutable after NewHosts and safe for concurrent use.
 type Hosts[T any] struct {
@@ -34,12 +38,12 @@ type Hosts[T any] struct {
 func NewHosts[T any](m map[string]T) *Hosts[T] {
 	h := &Hosts[T]{exact: make(map[string]T, len(m)), wildcard: make(map[string]T)}
 	for name, v := range m {
-		if name == "*" {
+		if name == config.CatchAllHost {
 			h.catchAll, h.hasCatchAll = v, true
 			continue
 		}
 		name = strings.ToLower(hostOnly(name))
-		if rest, ok := strings.CutPrefix(name, "*."); ok {
+		if rest, ok := config.WildcardBase(name); ok {
 			h.wildcard[rest] = v
 			continue
 		}

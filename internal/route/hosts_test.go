@@ -3,6 +3,8 @@ package route
 import (
 	"strings"
 	"testing"
+
+	"github.com/tlsgate/tlsgate/internal/config"
 )
 
 func TestHostsMatch(t *testing.T) {
@@ -98,5 +100,22 @@ func BenchmarkHostsMatch(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// One host alone covers exactly the names config.HostCovers says: the rule
+// has one owner, and Hosts is only its index (issue 15).
+func TestHostsAgreeWithHostCovers(t *testing.T) {
+	hosts := []string{"example.com", "Shop.Example.com", "*.example.com", "*.Sub.Example.com", config.CatchAllHost, "127.0.0.1"}
+	names := []string{"example.com", "shop.example.com", "SHOP.example.com", "a.b.example.com", "b.sub.example.com",
+		"sub.example.com", ".example.com", "example.org", "x.example.com.evil", "127.0.0.1", "exampleXcom"}
+	for _, h := range hosts {
+		idx := NewHosts(map[string]bool{h: true})
+		for _, n := range names {
+			_, got := idx.Match(n)
+			if want := config.HostCovers(h, n); got != want {
+				t.Errorf("host %q, name %q: Hosts.Match %v; config.HostCovers %v", h, n, got, want)
+			}
+		}
 	}
 }
