@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"net/url"
 	"strings"
 	"sync"
 )
@@ -113,10 +114,15 @@ var noUserAgent = []string{""}
 // fastReq is one request's 1xx informer: like ReverseProxy's ClientTrace,
 // it writes nothing once the round trip has returned (http.Transport, where
 // the lean client falls back to it, may still be reading then).
+//
+// It also holds the outbound request and its URL, so one allocation
+// serves all three.
 type fastReq struct {
 	w    http.ResponseWriter
 	mu   sync.Mutex
 	done bool
+	out  http.Request
+	url  url.URL
 }
 
 func (f *fastReq) got1xx(code int, header http.Header) error {
@@ -141,8 +147,8 @@ func (f *fastReq) finish() {
 
 // serve proxies r, which fastEligible accepted.
 func (f *fastPath) serve(w http.ResponseWriter, r *http.Request) {
-	out := f.outbound(r)
 	inf := &fastReq{w: w}
+	out := f.outbound(r, inf)
 	resp, err := f.b.roundTrip(out, inf)
 	inf.finish()
 	if err != nil {
@@ -171,16 +177,16 @@ func (f *fastPath) serve(w http.ResponseWriter, r *http.Request) {
 	writeTrailers(w, resp, announced)
 }
 
-// outbound is ReverseProxy's outbound request for r: a shallow copy with
+// outbound is ReverseProxy's outbound request for r, made in in: a shallow copy with
 // its own URL and header map, without the client's forwarding headers,
 // rewritten by the route's rules; hop-by-hop headers and those Connection
 // names are left out, as ReverseProxy removes them. The header values are the client's
 // slices: nothing on the way appends to them in place.
-func (f *fastPath) outbound(r *http.Request) *http.Request {
-	out := new(http.Request)
+func (f *fastPath) outbound(r *http.Request, in *fastReq) *http.Request {
+	out := &in.out
 	*out = *r
-	u := *r.URL
-	out.URL = &u
+	in.url = *r.URL
+	out.URL = &in.url
 	out.Body = nil
 	out.GetBody = nil
 	out.Close = false

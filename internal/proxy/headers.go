@@ -82,8 +82,8 @@ func (f *forwarder) set(in, out *http.Request) {
 		proto, protoName = protoHTTPS, "https"
 	}
 
-	// One backing array for the new header slices: one allocation, not three.
-	vals := new([3]string)
+	// One backing array for the new header slices: one allocation, not four.
+	vals := new([4]string)
 	h := out.Header
 
 	xff := ip
@@ -114,7 +114,8 @@ func (f *forwarder) set(in, out *http.Request) {
 	case trusted && len(prior) > 0:
 		h[hdrXRealIP] = prior
 	case ip != "":
-		h[hdrXRealIP] = []string{ip}
+		vals[3] = ip
+		h[hdrXRealIP] = vals[3:4:4]
 	default:
 		delete(h, hdrXRealIP)
 	}
