@@ -79,6 +79,7 @@
 # ACCESS_LOG=json|combined (SUITE=main: tlsgate writes an access log to a file
 # in the work dir, default none; SUITE=accesslog: the format of tlsgate-log).
 # TLSGATE_ENV="GOGC=200" adds environment variables for tlsgate only.
+# ENGINE=tlsgate|std: tlsgate's server.engine (default: its own default).
 # Only loopback addresses are used; every loop is bounded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -94,6 +95,7 @@ HS_CONNS=${HS_CONNS:-32}
 IDLE_CONNS=${IDLE_CONNS:-5000}
 BASE_PORT=${BASE_PORT:-19000}
 TLSGATE_ENV=${TLSGATE_ENV:-}
+ENGINE=${ENGINE:-}
 ACCESS_LOG=${ACCESS_LOG:-}
 
 # What each suite measures: its targets, the figures (h1, h2, hs = new
@@ -205,11 +207,14 @@ write_config() {
       if [ "$t" = tlsgate-log ]; then format=${ACCESS_LOG:-json}; elif [ "$SUITE" = accesslog ]; then format=""; fi
       [ -z "$format" ] || alog="access_log: {output: $d/access.log, format: $format}"
       [ "$SUITE" != gzip ] || compress="compress: true"
+      local engine=""
+      [ -z "$ENGINE" ] || engine="server: {engine: $ENGINE}"
       cat >"$d/tlsgate.yaml" <<YAML
 data_dir: $d/data
 listen: {http: "", https: "127.0.0.1:$port"}
 admin: ""
 $alog
+$engine
 sites:
   - hosts: [localhost]
     tls: {cert_file: $WORK/cert.pem, key_file: $WORK/key.pem}

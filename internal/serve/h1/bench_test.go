@@ -82,6 +82,7 @@ func benchRequests(b *testing.B, own bool) {
 	req, _ := http.NewRequest("GET", "/", nil)
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	for b.Loop() {
 		if _, err := c.Write(benchReq); err != nil {
 			b.Fatal(err)
@@ -93,6 +94,7 @@ func benchRequests(b *testing.B, own bool) {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 }
 
 func BenchmarkH1TLS(b *testing.B)      { benchRequests(b, true) }

@@ -26,6 +26,13 @@ func handler() http.Handler {
 		w.Header().Set("Content-Length", "5")
 		io.WriteString(w, "hello")
 	})
+	mux.HandleFunc("/late", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/x-early")
+		w.WriteHeader(202)
+		w.Header().Set("X-Late", "1")
+		w.Header().Set("Content-Type", "text/x-late")
+		io.WriteString(w, "late")
+	})
 	mux.HandleFunc("/nocontent", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
 	mux.HandleFunc("/notmodified", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
@@ -105,7 +112,7 @@ func exchange(t *testing.T, addr, raw string) []answer {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		a := answer{status: resp.StatusCode, body: string(b), headers: map[string]string{}}
-		for _, k := range []string{"Content-Type", "Content-Length", "Transfer-Encoding", "Connection", "Link", "X-Method", "X-Host", "X-URI", "X-CL", "X-Trailer"} {
+		for _, k := range []string{"Content-Type", "Content-Length", "Transfer-Encoding", "Connection", "Link", "X-Method", "X-Host", "X-URI", "X-CL", "X-Trailer", "X-Late"} {
 			if v := resp.Header.Get(k); v != "" {
 				a.headers[k] = v
 			}
@@ -157,6 +164,7 @@ func TestSameAsNetHTTP(t *testing.T) {
 		{"HTTP/1.0 big", "GET /big HTTP/1.0\r\n\r\n"},
 		{"HTTP/1.0 keep-alive", "GET /cl HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /small HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"},
 		{"HEAD", "HEAD /small HTTP/1.1\r\n" + h + "\r\n"},
+		{"header changed after WriteHeader", "GET /late HTTP/1.1\r\n" + h + "\r\n"},
 		{"204", "GET /nocontent HTTP/1.1\r\n" + h + "\r\n"},
 		{"304", "GET /notmodified HTTP/1.1\r\n" + h + "\r\n"},
 		{"trailers", "GET /trailer HTTP/1.1\r\n" + h + "\r\n"},

@@ -65,9 +65,11 @@ type Conn struct {
 	idle     atomic.Bool // waiting for the first byte of a request
 	hijacked bool
 
-	scratch []byte // response body buffer, reused per request
 	rec     []byte // the header block being read (see readRequest)
 	dateBuf [len(http.TimeFormat)]byte
+	dateSec int64  // the second dateBuf holds
+	hbuf    []byte // the response header block, reused
+	clenBuf [20]byte
 
 	// watch: the background read for a long-running request.
 	wmu       sync.Mutex
@@ -91,6 +93,16 @@ func NewConn(c net.Conn, opts *Options) *Conn {
 	cn.cr.c = cn
 	cn.cw.c = cn
 	return cn
+}
+
+// date is the Date field for now, formatted once a second.
+func (c *Conn) date() []byte {
+	now := time.Now()
+	if sec := now.Unix(); sec != c.dateSec {
+		c.dateSec = sec
+		now.UTC().AppendFormat(c.dateBuf[:0], http.TimeFormat)
+	}
+	return c.dateBuf[:]
 }
 
 // Shutdown asks the connection to end: now if it waits for a request,

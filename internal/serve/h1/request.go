@@ -85,7 +85,8 @@ func (c *Conn) readRequest(ctx context.Context, lastMethod string) (*response, e
 		wantsClose:       req.Close || hasToken(req.Header.Get("Connection"), "close"),
 	}
 	if req.Body != http.NoBody {
-		w.body = &body{w: w, src: req.Body, parsed: parsed}
+		w.bodyv = body{w: w, src: req.Body, parsed: parsed}
+		w.body = &w.bodyv
 		req.Body = w.body
 	}
 	if hasToken(req.Header.Get("Expect"), "100-continue") {

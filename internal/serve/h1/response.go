@@ -26,7 +26,8 @@ const bufferBeforeChunking = 2048
 type response struct {
 	c      *Conn
 	req    *http.Request
-	body   *body // nil: no body
+	body   *body // nil: no body, else &bodyv
+	bodyv  body
 	cancel context.CancelFunc
 	header http.Header
 
@@ -43,8 +44,11 @@ type response struct {
 	written       int64
 	buf           []byte // body not yet framed
 
-	// header snapshot at WriteHeader
-	snap http.Header
+	// The header as it was at WriteHeader, as net/http's snapshot: the
+	// ordinary fields already serialized (hb), the ones commit decides on
+	// kept aside (sp). Serializing once there costs no map clone.
+	hb []byte
+	sp specialHeaders
 
 	wants10KeepAlive bool
 	wantsClose       bool
@@ -119,21 +123,90 @@ func (w *response) WriteHeader(code int) {
 	}
 	w.wroteHeader = true
 	w.status = code
-	if len(w.header) > 0 {
-		w.snap = w.header.Clone()
-	}
-	if cl := w.header.Get("Content-Length"); cl != "" {
+	w.snapshot()
+	if cl := w.sp.get(w.sp.cl); cl != "" {
 		v, err := strconv.ParseInt(cl, 10, 64)
 		if err == nil && v >= 0 {
 			w.contentLength = v
 		} else {
 			w.c.logger().Debug("http: invalid Content-Length", "value", cl)
 			w.header.Del("Content-Length")
-			if w.snap != nil {
-				w.snap.Del("Content-Length")
-			}
+			w.sp.cl, w.sp.hasCL = nil, false
 		}
 	}
+}
+
+// specialHeaders are the fields of the WriteHeader snapshot that commit
+// may drop or replace, or reads.
+type specialHeaders struct {
+	cl, te, conn, ct             []string
+	hasCL, hasTE, hasConn, hasCT bool
+	hasDate                      bool
+	trailer                      []string // the Trailer field's values
+	prefixed                     bool     // a TrailerPrefix key was set
+	ce, upgrade                  string
+}
+
+func (specialHeaders) get(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
+}
+
+// snapshot takes the handler's header as WriteHeader sees it.
+func (w *response) snapshot() {
+	sp := &w.sp
+	hb := w.c.hbuf[:0]
+	for k, vv := range w.header {
+		switch k {
+		case "Content-Length":
+			sp.cl, sp.hasCL = vv, true
+			continue
+		case "Transfer-Encoding":
+			sp.te, sp.hasTE = vv, true
+			continue
+		case "Connection":
+			sp.conn, sp.hasConn = vv, true
+			continue
+		case "Content-Type":
+			sp.ct, sp.hasCT = vv, true
+			continue
+		case "Date":
+			sp.hasDate = true
+		case "Trailer":
+			sp.trailer = vv
+		case "Content-Encoding":
+			sp.ce = sp.get(vv)
+		case "Upgrade":
+			sp.upgrade = sp.get(vv)
+		}
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			sp.prefixed = true
+			continue
+		}
+		hb = appendField(hb, k, vv)
+	}
+	w.hb = hb
+}
+
+// appendField appends k's lines as net/http's Header.Write does: a name
+// that is not a valid token dropped, CR and LF in values made spaces.
+func appendField(b []byte, k string, vv []string) []byte {
+	if !httpguts.ValidHeaderFieldName(k) {
+		return b
+	}
+	for _, v := range vv {
+		if strings.ContainsAny(v, "\r\n") {
+			v = headerNewlineToSpace.Replace(v)
+		}
+		v = textproto.TrimString(v)
+		b = append(b, k...)
+		b = append(b, ": "...)
+		b = append(b, v...)
+		b = append(b, "\r\n"...)
+	}
+	return b
 }
 
 func (w *response) Write(p []byte) (int, error) { return w.write(p, "") }
@@ -205,64 +278,40 @@ func (w *response) emit(p []byte) {
 	bw.Write(p)
 }
 
-func (w *response) hdr() http.Header {
-	if w.snap != nil {
-		return w.snap
-	}
-	return w.header
-}
-
 // commit writes the status line and header block (net/http's
-// chunkWriter.writeHeader), the body so far being w.buf.
+// chunkWriter.writeHeader, rule for rule), the body so far being w.buf.
 func (w *response) commit() {
 	if w.committed {
 		return
 	}
 	w.committed = true
 	p := w.buf
-	header := w.hdr()
+	sp := &w.sp
 	isHEAD := w.req.Method == "HEAD"
-	exclude := map[string]bool(nil)
-	del := func(k string) {
-		if _, ok := header[k]; !ok {
-			return
-		}
-		if exclude == nil {
-			exclude = make(map[string]bool)
-		}
-		exclude[k] = true
-	}
+	keepCL, keepTE, keepConn, keepCT := sp.hasCL, sp.hasTE, sp.hasConn, sp.hasCT
 	var set extraHeader
-	trailers := false
-	for k := range header {
-		if strings.HasPrefix(k, http.TrailerPrefix) {
-			del(k)
-			trailers = true
-		}
-	}
-	if len(header["Trailer"]) > 0 {
-		trailers = true
-	}
-	te := header.Get("Transfer-Encoding")
+	trailers := sp.prefixed || len(sp.trailer) > 0
+	te := sp.get(sp.te)
 	hasTE := te != ""
-	if w.handlerDone && !trailers && !hasTE && bodyAllowedForStatus(w.status) && header.Get("Content-Length") == "" && (!isHEAD || len(p) > 0) {
+	conn := sp.get(sp.conn)
+	if w.handlerDone && !trailers && !hasTE && bodyAllowedForStatus(w.status) && !sp.hasCL && (!isHEAD || len(p) > 0) {
 		w.contentLength = int64(len(p))
-		set.contentLength = strconv.AppendInt(nil, int64(len(p)), 10)
+		set.contentLength = strconv.AppendInt(w.c.clenBuf[:0], int64(len(p)), 10)
 	}
 	if w.wants10KeepAlive && !w.c.shutdown.Load() {
-		if header.Get("Content-Length") != "" && header.Get("Connection") == "keep-alive" {
+		if sp.get(sp.cl) != "" && conn == "keep-alive" {
 			w.closeAfter = false
 		}
 	}
 	hasCL := w.contentLength != -1
 	if w.wants10KeepAlive && (isHEAD || hasCL || !bodyAllowedForStatus(w.status)) {
-		if _, ok := header["Connection"]; !ok {
+		if !sp.hasConn {
 			set.connection = "keep-alive"
 		}
 	} else if !w.req.ProtoAtLeast(1, 1) || w.wantsClose {
 		w.closeAfter = true
 	}
-	if header.Get("Connection") == "close" || w.c.shutdown.Load() {
+	if conn == "close" || w.c.shutdown.Load() {
 		w.closeAfter = true
 	}
 	if w.canContinue.Load() {
@@ -273,68 +322,79 @@ func (w *response) commit() {
 	if w.req.ContentLength != 0 && !w.closeAfter && !w.fullDuplex && w.body != nil {
 		if !w.body.discard() {
 			w.closeAfter = true
-			del("Connection")
+			keepConn = false
 			set.connection = "close"
 		}
 	}
 	if bodyAllowedForStatus(w.status) {
-		_, haveType := header["Content-Type"]
-		if header.Get("Content-Encoding") == "" && !haveType && !hasTE && len(p) > 0 {
+		if sp.ce == "" && !sp.hasCT && !hasTE && len(p) > 0 {
 			set.contentType = http.DetectContentType(p)
 		}
 	} else {
-		del("Content-Length")
-		del("Transfer-Encoding")
+		keepCL, keepTE = false, false
 		if w.status == 304 {
-			del("Content-Type")
+			keepCT = false
 		}
 	}
-	if _, ok := header["Date"]; !ok {
-		set.date = time.Now().UTC().AppendFormat(w.c.dateBuf[:0], http.TimeFormat)
+	if !sp.hasDate {
+		set.date = w.c.date()
 	}
 	if hasCL && hasTE && te != "identity" {
-		del("Content-Length")
+		keepCL = false
 		hasCL = false
 	}
 	switch {
 	case isHEAD || !bodyAllowedForStatus(w.status):
-		del("Transfer-Encoding")
+		keepTE = false
 	case hasCL:
-		del("Transfer-Encoding")
+		keepTE = false
 	case w.req.ProtoAtLeast(1, 1):
 		if hasTE && te == "identity" {
 			w.chunking = false
 			w.closeAfter = true
-			del("Transfer-Encoding")
+			keepTE = false
 		} else {
 			w.chunking = true
 			set.transferEncoding = "chunked"
 			if hasTE && te == "chunked" {
-				del("Transfer-Encoding")
+				keepTE = false
 			}
 		}
 	default:
 		w.closeAfter = true
-		del("Transfer-Encoding")
+		keepTE = false
 	}
 	if w.chunking {
-		del("Content-Length")
+		keepCL = false
 	}
-	if w.closeAfter && !hasToken(header.Get("Connection"), "close") && !isProtocolSwitch(w.status, header) {
-		del("Connection")
+	if w.closeAfter && !hasToken(conn, "close") && !(w.status == http.StatusSwitchingProtocols && sp.upgrade != "") {
+		keepConn = false
 		if w.req.ProtoAtLeast(1, 1) {
 			set.connection = "close"
 		}
 	}
 	bw := w.c.bw
 	writeStatusLine(bw, w.req.ProtoAtLeast(1, 1), w.status)
-	writeHeaders(bw, header, func(k string) bool { return exclude[k] })
+	hb := w.hb
+	if keepCL {
+		hb = appendField(hb, "Content-Length", sp.cl)
+	}
+	if keepTE {
+		hb = appendField(hb, "Transfer-Encoding", sp.te)
+	}
+	if keepConn {
+		hb = appendField(hb, "Connection", sp.conn)
+	}
+	if keepCT {
+		hb = appendField(hb, "Content-Type", sp.ct)
+	}
+	bw.Write(hb)
+	if cap(hb) <= 8<<10 {
+		w.c.hbuf = hb[:0]
+	}
+	w.hb = nil
 	set.write(bw)
 	bw.WriteString("\r\n")
-}
-
-func isProtocolSwitch(status int, h http.Header) bool {
-	return status == http.StatusSwitchingProtocols && h.Get("Upgrade") != ""
 }
 
 type extraHeader struct {
@@ -457,7 +517,7 @@ func (w *response) closeBody() {
 // with http.TrailerPrefix, as net/http's finalTrailers.
 func (w *response) writeTrailers(bw *bufio.Writer) {
 	var declared []string
-	for _, v := range w.hdr()["Trailer"] {
+	for _, v := range w.sp.trailer {
 		for f := range strings.SplitSeq(v, ",") {
 			f = textproto.TrimString(f)
 			if f == "" {

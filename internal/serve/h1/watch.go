@@ -3,6 +3,7 @@ package h1
 import (
 	"errors"
 	"net"
+	"sync"
 	"time"
 )
 
@@ -113,17 +114,20 @@ func (c *Conn) stopWatch() {
 
 var aLongTimeAgo = time.Unix(1, 0)
 
+// scratchPool holds response body buffers: taken by a response's first
+// Write, given back when it finishes, so an idle connection holds none.
+var scratchPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, bufferBeforeChunking+bufSize)
+	return &b
+}}
+
 func (c *Conn) scratchBuf() []byte {
-	if c.scratch != nil {
-		b := c.scratch[:0]
-		c.scratch = nil
-		return b
-	}
-	return make([]byte, 0, bufferBeforeChunking+bufSize)
+	return (*scratchPool.Get().(*[]byte))[:0]
 }
 
 func (c *Conn) putScratch(b []byte) {
 	if cap(b) > 0 && cap(b) <= bufferBeforeChunking+bufSize {
-		c.scratch = b[:0]
+		b = b[:0]
+		scratchPool.Put(&b)
 	}
 }
