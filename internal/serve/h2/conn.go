@@ -122,7 +122,14 @@ type Conn struct {
 	henc      *hpack.Encoder
 	hsink     headerSink
 	nWaiting  int // streams waiting for send window or buffer room
-	date      dateCache
+	// pendingRST: streams whose END_STREAM is in wbuf while the client
+	// still sends; their RST_STREAM(NO_ERROR) follows in the next write.
+	// rstInBuf: those whose RST is in wbuf. quiet: both, whose DATA and
+	// trailers are dropped without an answer.
+	pendingRST []uint32
+	rstInBuf   []uint32
+	quiet      []uint32
+	date       dateCache
 
 	peerMaxFrame   int   // the client's SETTINGS_MAX_FRAME_SIZE
 	peerInitWindow int64 // the client's SETTINGS_INITIAL_WINDOW_SIZE

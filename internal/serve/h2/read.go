@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sync"
 
 	"golang.org/x/net/http2"
@@ -128,6 +129,9 @@ func (c *Conn) discardingLocked(id uint32) bool {
 // processDataLocked follows net/http's processData. c.mu must be held.
 func (c *Conn) processDataLocked(id, length uint32, data []byte, end bool) error {
 	if c.discardingLocked(id) {
+		return c.takeAndRefundLocked(id, length)
+	}
+	if slices.Contains(c.quiet, id) {
 		return c.takeAndRefundLocked(id, length)
 	}
 	state, st := c.stateLocked(id)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -24,6 +25,9 @@ func (c *Conn) processHeadersLocked(f *http2.MetaHeadersFrame) error {
 			return http2.StreamError{StreamID: id, Code: http2.ErrCodeStreamClosed}
 		}
 		return c.processTrailersLocked(st, f)
+	}
+	if slices.Contains(c.quiet, id) {
+		return nil // trailers after our answer and before our RST_STREAM
 	}
 	if id <= c.maxClientID {
 		return http2.ConnectionError(http2.ErrCodeProtocol)

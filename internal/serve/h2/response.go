@@ -338,7 +338,14 @@ func (c *Conn) sentEndLocked(st *stream) {
 		c.closeStreamLocked(st, errStreamClosed)
 		return
 	}
-	c.resetStreamLocked(st.id, http2.ErrCodeNo, errStreamClosed)
+	// The RST_STREAM goes out in the write after the one carrying the
+	// response, as net/http's does: curl (7.88) reading both in one
+	// record reports a stream error instead of the answer. Until then the
+	// client's DATA and trailers on it are dropped quietly.
+	st.resetSent = true
+	c.closeStreamLocked(st, errStreamClosed)
+	c.pendingRST = append(c.pendingRST, st.id)
+	c.quiet = append(c.quiet, st.id)
 }
 
 // writeDataLocked frames p as DATA within the client's windows, waiting

@@ -2,6 +2,7 @@ package h2
 
 import (
 	"encoding/binary"
+	"slices"
 	"sync"
 	"time"
 
@@ -178,6 +179,10 @@ func (c *Conn) flushLocked() {
 	for c.wbuf != nil && c.werr == nil {
 		buf := c.wbuf
 		c.wbuf = nil
+		after := c.pendingRST // their END_STREAM is in buf: RST once it is out
+		c.pendingRST = nil
+		resetsOut := c.rstInBuf // their RST is in buf: not quiet once it is out
+		c.rstInBuf = nil
 		c.queuedCtl = 0
 		if c.nWaiting > 0 {
 			c.wakeWritersLocked()
@@ -190,6 +195,15 @@ func (c *Conn) flushLocked() {
 			c.failLocked()
 		}
 		putBuffer(&writePool, buf)
+		if len(resetsOut) > 0 {
+			c.quiet = slices.DeleteFunc(c.quiet, func(id uint32) bool { return slices.Contains(resetsOut, id) })
+		}
+		if c.werr == nil {
+			for _, id := range after {
+				c.appendRSTLocked(id, http2.ErrCodeNo)
+			}
+			c.rstInBuf = append(c.rstInBuf, after...)
+		}
 	}
 	if c.werr != nil && c.wbuf != nil {
 		putBuffer(&writePool, c.wbuf)
