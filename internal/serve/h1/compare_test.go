@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -32,6 +33,22 @@ func handler() http.Handler {
 		w.Header().Set("X-Late", "1")
 		w.Header().Set("Content-Type", "text/x-late")
 		io.WriteString(w, "late")
+	})
+	mux.HandleFunc("/hijack", func(w http.ResponseWriter, r *http.Request) {
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			w.WriteHeader(500)
+			return
+		}
+		defer c.Close()
+		line, _ := brw.ReadString('\n')
+		fmt.Fprintf(brw, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(line), line)
+		brw.Flush()
+	})
+	mux.HandleFunc("/bigsniff", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "<html>")
+		w.Write([]byte(strings.Repeat("x", 5000)))
+		io.WriteString(w, strings.Repeat("y", 3000))
 	})
 	mux.HandleFunc("/nocontent", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
 	mux.HandleFunc("/notmodified", func(w http.ResponseWriter, r *http.Request) {
@@ -165,6 +182,9 @@ func TestSameAsNetHTTP(t *testing.T) {
 		{"HTTP/1.0 keep-alive", "GET /cl HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /small HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"},
 		{"HEAD", "HEAD /small HTTP/1.1\r\n" + h + "\r\n"},
 		{"header changed after WriteHeader", "GET /late HTTP/1.1\r\n" + h + "\r\n"},
+		{"hijack reads what was pipelined", "GET /hijack HTTP/1.1\r\n" + h + "\r\nping\n"},
+		{"big first write sniffed", "GET /bigsniff HTTP/1.1\r\n" + h + "\r\n"},
+		{"HTTP/1.0 big sniffed", "GET /bigsniff HTTP/1.0\r\n\r\n"},
 		{"204", "GET /nocontent HTTP/1.1\r\n" + h + "\r\n"},
 		{"304", "GET /notmodified HTTP/1.1\r\n" + h + "\r\n"},
 		{"trailers", "GET /trailer HTTP/1.1\r\n" + h + "\r\n"},
@@ -214,6 +234,40 @@ func TestSameAsNetHTTP(t *testing.T) {
 						t.Fatalf("answer %d: %s %q; net/http %q", i, k, g.headers[k], v)
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestTimeoutsAsNetHTTP: a header block that never ends and a connection
+// left idle are closed after ReadHeaderTimeout and IdleTimeout.
+func TestTimeoutsAsNetHTTP(t *testing.T) {
+	const d = 200 * time.Millisecond
+	for _, tt := range []struct {
+		name string
+		s    srv
+	}{
+		{"net/http", &http.Server{Handler: handler(), ReadHeaderTimeout: d, IdleTimeout: d}},
+		{"tlsgate", &serve.Server{Handler: handler(), ReadHeaderTimeout: d, IdleTimeout: d}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			addr := start(t, tt.s)
+			for _, raw := range []string{
+				"GET /small HTTP/1.1\r\nHost: a\r\nX-Slow: ", // never ends
+				"GET /small HTTP/1.1\r\nHost: a\r\n\r\n",     // then idle
+			} {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				io.WriteString(c, raw)
+				t0 := time.Now()
+				io.Copy(io.Discard, c) // until the server closes
+				if el := time.Since(t0); el > 3*time.Second {
+					t.Errorf("%q: closed after %s; want about %s", raw, el, d)
+				}
+				c.Close()
 			}
 		})
 	}

@@ -235,22 +235,25 @@ func (w *response) write(p []byte, s string) (int, error) {
 	if len(w.buf)+n > bufferBeforeChunking {
 		if !w.committed {
 			// The header's sniffing sees the first bytes, as net/http's
-			// does through its 2 KiB buffer.
-			w.buf = append(w.buf, p...)
-			w.buf = append(w.buf, s...)
+			// does through its 2 KiB buffer: lend them to w.buf a moment.
+			if w.buf == nil {
+				w.buf = w.c.scratchBuf()
+			}
+			held := len(w.buf)
+			if take := min(sniffLen-held, n); take > 0 {
+				if p != nil {
+					w.buf = append(w.buf, p[:take]...)
+				} else {
+					w.buf = append(w.buf, s[:take]...)
+				}
+			}
 			w.commit()
-			w.emit(w.buf)
-			w.buf = w.buf[:0]
-			return n, w.c.cw.err
+			w.buf = w.buf[:held]
 		}
-		w.emit(w.buf)
+		w.emit(w.buf, "")
 		w.buf = w.buf[:0]
 		if n > bufferBeforeChunking {
-			if p != nil {
-				w.emit(p)
-			} else {
-				w.emit([]byte(s))
-			}
+			w.emit(p, s)
 			return n, w.c.cw.err
 		}
 	}
@@ -263,20 +266,30 @@ func (w *response) write(p []byte, s string) (int, error) {
 }
 
 // emit writes body bytes, framed, to the connection's buffer.
-func (w *response) emit(p []byte) {
-	if len(p) == 0 || w.req.Method == "HEAD" {
+// (p, or s when p is nil).
+func (w *response) emit(p []byte, s string) {
+	n := len(p) + len(s)
+	if n == 0 || w.req.Method == "HEAD" {
 		return
 	}
 	bw := w.c.bw
 	if w.chunking {
-		bw.WriteString(strconv.FormatInt(int64(len(p)), 16))
+		var hex [16]byte
+		bw.Write(strconv.AppendInt(hex[:0], int64(n), 16))
 		bw.WriteString("\r\n")
-		bw.Write(p)
-		bw.WriteString("\r\n")
-		return
 	}
-	bw.Write(p)
+	if p != nil {
+		bw.Write(p)
+	} else {
+		bw.WriteString(s)
+	}
+	if w.chunking {
+		bw.WriteString("\r\n")
+	}
 }
+
+// sniffLen is how much of a body http.DetectContentType reads.
+const sniffLen = 512
 
 // commit writes the status line and header block (net/http's
 // chunkWriter.writeHeader, rule for rule), the body so far being w.buf.
@@ -479,7 +492,7 @@ func (w *response) FlushError() error {
 		w.WriteHeader(http.StatusOK)
 	}
 	w.commit()
-	w.emit(w.buf)
+	w.emit(w.buf, "")
 	w.buf = w.buf[:0]
 	if err := w.c.bw.Flush(); err != nil {
 		return err
@@ -494,7 +507,7 @@ func (w *response) finish() {
 		w.WriteHeader(http.StatusOK)
 	}
 	w.commit()
-	w.emit(w.buf)
+	w.emit(w.buf, "")
 	w.c.putScratch(w.buf)
 	w.buf = nil
 	if w.chunking {
@@ -524,8 +537,7 @@ func (w *response) writeTrailers(bw *bufio.Writer) {
 				continue
 			}
 			f = http.CanonicalHeaderKey(f)
-			switch f {
-			case "Transfer-Encoding", "Trailer", "Content-Length":
+			if !httpguts.ValidTrailerHeader(f) {
 				continue
 			}
 			declared = append(declared, f)
@@ -572,7 +584,7 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	w.disableContinue()
 	if w.wroteHeader {
 		w.commit()
-		w.emit(w.buf)
+		w.emit(w.buf, "")
 		w.buf = w.buf[:0]
 	}
 	c := w.c
