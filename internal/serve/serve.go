@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tlsgate/tlsgate/internal/serve/h1"
+	"github.com/tlsgate/tlsgate/internal/serve/h2"
 )
 
 // Server serves HTTP/1.1 and HTTP/2 (over TLS) to an http.Handler.
@@ -36,7 +37,7 @@ type Server struct {
 
 	once     sync.Once
 	h1opts   h1.Options
-	h2       *h2Standin
+	h2opts   h2.Options
 	mu       sync.Mutex
 	lns      map[*net.Listener]struct{}
 	conns    map[*conn]struct{}
@@ -70,7 +71,14 @@ func (s *Server) init() {
 			IdleTimeout:       s.IdleTimeout,
 			Logger:            s.Logger,
 		}
-		s.h2 = newH2Standin(s)
+		s.h2opts = h2.Options{
+			Handler:              s.Handler,
+			MaxHeaderBytes:       s.MaxHeaderBytes,
+			ReadHeaderTimeout:    s.ReadHeaderTimeout,
+			IdleTimeout:          s.IdleTimeout,
+			MaxConcurrentStreams: s.MaxConcurrentStreams,
+			Logger:               s.Logger,
+		}
 		s.lns = make(map[*net.Listener]struct{})
 		s.conns = make(map[*conn]struct{})
 	})
@@ -189,10 +197,11 @@ func (c *conn) serve(ctx context.Context) {
 	hijacked = h.Hijacked()
 }
 
-// serveH2 is the one place HTTP/2 is served (the h2 package replaces the
-// stand-in here).
+// serveH2 is the one place HTTP/2 is served.
 func (c *conn) serveH2(ctx context.Context, tc *tls.Conn) {
-	p := c.s.h2.newConn(tc)
+	opts := c.s.h2opts
+	opts.OnState = c.state
+	p := h2.NewConn(tc, &opts)
 	if !c.setProto(p) {
 		return
 	}
@@ -235,9 +244,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.mu.Unlock()
-	var h2 sync.WaitGroup
-	h2.Go(func() { s.h2.shutdown(ctx) })
-	defer h2.Wait()
 	s.listenWG.Wait()
 	done := make(chan struct{})
 	go func() {
@@ -265,9 +271,6 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	s.closeConns()
-	s.h2.srv.Close()
-	s.h2.ln.Close()
-	s.h2.serving.Wait()
 	s.listenWG.Wait()
 	return err
 }
