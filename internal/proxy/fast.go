@@ -255,7 +255,13 @@ func dropConnectionListed(h http.Header, conn []string) {
 // once: an event stream or a body of unknown length, ReverseProxy's rule
 // (route FlushInterval is 0, so the rest is not flushed before the end).
 func immediateFlush(resp *http.Response) bool {
-	return resp.ContentLength == -1 || isEventStream(resp.Header.Get("Content-Type"))
+	if resp.ContentLength == -1 {
+		return true
+	}
+	// The canonical key, as http.ReadResponse stores it: Header.Get would
+	// canonicalise it again on every response.
+	ct := resp.Header["Content-Type"]
+	return len(ct) > 0 && isEventStream(ct[0])
 }
 
 // isEventStream is mime.ParseMediaType(ct) == "text/event-stream" without
