@@ -18,6 +18,8 @@
 #            HAProxy: http-reuse always), one worker (GOMAXPROCS=1 /
 #            worker_processes 1 / nbthread 1), no access log, the usual
 #            X-Forwarded-For/-Proto/-Host and Forwarded headers added.
+#   tlsgate-std  the same tlsgate with server.engine: std (net/http's
+#            server instead of tlsgate's own engine), for the before/after.
 #   floor    bench/floor: the least a Go program spends per proxied
 #            HTTP/1.1 request (crypto/tls, raw bytes, no parsing), the floor
 #            under tlsgate's h1 figure; h1 only.
@@ -105,7 +107,7 @@ REQ_PATH=/
 REQ_HEADER=()
 case $SUITE in
   main)
-    SUITE_TARGETS="backend tlsgate nginx haproxy caddy floor" KINDS="h1 h2 hs" MEMORY=1 REF=tlsgate ;;
+    SUITE_TARGETS="backend tlsgate tlsgate-std nginx haproxy caddy floor" KINDS="h1 h2 hs" MEMORY=1 REF=tlsgate ;;
   gzip)
     SUITE_TARGETS="tlsgate nginx nginx-gz6 haproxy caddy" KINDS="h1 h2" MEMORY=0 REF=tlsgate
     REQ_PATH=/text64k REQ_HEADER=(-H "Accept-Encoding: gzip") ;;
@@ -117,14 +119,14 @@ TARGETS=${TARGETS:-$SUITE_TARGETS}
 
 BACKEND_ADDR=127.0.0.1:$BASE_PORT
 declare -A PORT=([backend]=$BASE_PORT [tlsgate]=$((BASE_PORT + 443)) [nginx]=$((BASE_PORT + 444))
-  [caddy]=$((BASE_PORT + 445)) [haproxy]=$((BASE_PORT + 446)) [tlsgate-log]=$((BASE_PORT + 447))
+  [caddy]=$((BASE_PORT + 445)) [haproxy]=$((BASE_PORT + 446)) [tlsgate-log]=$((BASE_PORT + 447)) [tlsgate-std]=$((BASE_PORT + 450))
   [nginx-gz6]=$((BASE_PORT + 448)) [floor]=$((BASE_PORT + 449)))
 
 log() { echo "== $*" >&2; }
 die() { echo "load.sh: $*" >&2; exit 1; }
 
 # program TARGET: the program a target runs (variants share one).
-program() { case $1 in tlsgate-log) echo tlsgate ;; nginx-gz6) echo nginx ;; *) echo "$1" ;; esac; }
+program() { case $1 in tlsgate-log | tlsgate-std) echo tlsgate ;; nginx-gz6) echo nginx ;; *) echo "$1" ;; esac; }
 
 # --- prerequisites -----------------------------------------------------------
 
@@ -202,13 +204,14 @@ write_config() {
   local t=$1 d="$WORK/$1" port=${PORT[$1]}
   mkdir -p "$d"
   case $t in
-    tlsgate | tlsgate-log)
+    tlsgate | tlsgate-log | tlsgate-std)
       local alog="" format=$ACCESS_LOG compress=""
       if [ "$t" = tlsgate-log ]; then format=${ACCESS_LOG:-json}; elif [ "$SUITE" = accesslog ]; then format=""; fi
       [ -z "$format" ] || alog="access_log: {output: $d/access.log, format: $format}"
       [ "$SUITE" != gzip ] || compress="compress: true"
       local engine=""
       [ -z "$ENGINE" ] || engine="server: {engine: $ENGINE}"
+      [ "$t" != tlsgate-std ] || engine="server: {engine: std}"
       cat >"$d/tlsgate.yaml" <<YAML
 data_dir: $d/data
 listen: {http: "", https: "127.0.0.1:$port"}
@@ -350,7 +353,7 @@ start() {
   mkdir -p "$d"
   case $t in
     backend) taskset -c 1 "$WORK/bin/backend" -addr "$BACKEND_ADDR" >"$out" 2>&1 & ;;
-    tlsgate | tlsgate-log)
+    tlsgate | tlsgate-log | tlsgate-std)
       # shellcheck disable=SC2086 # TLSGATE_ENV is a list of NAME=VALUE words
       env $TLSGATE_ENV GOMAXPROCS=1 taskset -c 0 "$WORK/bin/tlsgate" run -c "$d/tlsgate.yaml" >"$out" 2>&1 &
       ;;
@@ -628,6 +631,7 @@ name() {
     backend) echo "backend direct (cleartext)" ;;
     tlsgate) if [ "$SUITE" = gzip ]; then echo "tlsgate (compress: true)"; elif [ "$SUITE" = accesslog ]; then echo "tlsgate (no access log)"; else echo tlsgate; fi ;;
     tlsgate-log) echo "tlsgate-log (access_log ${ACCESS_LOG:-json} to a file)" ;;
+    tlsgate-std) echo "tlsgate-std (server.engine: std, net/http's server)" ;;
     nginx) if [ "$SUITE" = gzip ]; then echo "nginx (gzip_comp_level 1)"; else echo nginx; fi ;;
     nginx-gz6) echo "nginx-gz6 (gzip_comp_level 6)" ;;
     haproxy) if [ "$SUITE" = gzip ]; then echo "haproxy (compression algo gzip)"; else echo haproxy; fi ;;
