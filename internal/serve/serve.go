@@ -35,15 +35,22 @@ type Server struct {
 	// included.
 	ConnState func(net.Conn, http.ConnState)
 
-	once     sync.Once
-	h1opts   h1.Options
-	h2opts   h2.Options
-	mu       sync.Mutex
-	lns      map[*net.Listener]struct{}
-	conns    map[*conn]struct{}
-	closing  atomic.Bool
-	connsWG  sync.WaitGroup
-	listenWG sync.WaitGroup
+	once   sync.Once
+	h1opts h1.Options
+	h2opts h2.Options
+	// described stands in for an *http.Server under http.ServerContextKey
+	// in request contexts; it is never served. Handlers look for that key:
+	// httputil.ReverseProxy aborts the client's response (panics with
+	// http.ErrAbortHandler, which h1 and h2 turn into a cut connection or
+	// stream) when an upstream body breaks off only if it is set; without
+	// it, a truncated body would end like a complete one.
+	described *http.Server
+	mu        sync.Mutex
+	lns       map[*net.Listener]struct{}
+	conns     map[*conn]struct{}
+	closing   atomic.Bool
+	connsWG   sync.WaitGroup
+	listenWG  sync.WaitGroup
 }
 
 // protoConn is what h1 and h2 connections offer.
@@ -79,6 +86,7 @@ func (s *Server) init() {
 			MaxConcurrentStreams: s.MaxConcurrentStreams,
 			Logger:               s.Logger,
 		}
+		s.described = &http.Server{Handler: s.Handler}
 		s.lns = make(map[*net.Listener]struct{})
 		s.conns = make(map[*conn]struct{})
 	})
@@ -102,7 +110,8 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.mu.Unlock()
 		s.listenWG.Done()
 	}()
-	ctx := context.WithValue(context.Background(), http.LocalAddrContextKey, ln.Addr())
+	ctx := context.WithValue(context.Background(), http.ServerContextKey, s.described)
+	ctx = context.WithValue(ctx, http.LocalAddrContextKey, ln.Addr())
 	var delay time.Duration
 	for {
 		rw, err := ln.Accept()

@@ -5,9 +5,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -202,5 +205,53 @@ func (s *states) waitClosedCount(t *testing.T, n int) {
 			t.Fatalf("%d connections closed; want %d", c, n)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestCutUpstreamBodyAborts: a ReverseProxy whose upstream breaks off in
+// the middle of a body must not let the client take the rest as complete:
+// over HTTP/1.1 and HTTP/2 the client's read fails, as with net/http.
+func TestCutUpstreamBodyAborts(t *testing.T) {
+	up, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { up.Close() })
+	go func() {
+		for {
+			c, err := up.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				c.Read(buf)
+				// Chunked, and no last chunk: the body is cut short.
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+			}()
+		}
+	}()
+	target, _ := url.Parse("http://" + up.Addr().String())
+	rp := &httputil.ReverseProxy{
+		Rewrite:  func(pr *httputil.ProxyRequest) { pr.SetURL(target) },
+		ErrorLog: log.New(io.Discard, "", 0),
+	}
+	addr, _ := tlsServer(t, rp, &states{got: map[net.Conn][]http.ConnState{}})
+	for _, h2 := range []bool{false, true} {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: h2}
+		if !h2 {
+			tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+		}
+		resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get("https://" + addr + "/")
+		if err != nil {
+			t.Fatalf("h2 %v: %v", h2, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err == nil {
+			t.Errorf("h2 %v: the cut body %q read as complete; want a read error", h2, b)
+		}
+		tr.CloseIdleConnections()
 	}
 }
