@@ -115,13 +115,17 @@ type Conn struct {
 	// flow control windows, the streams and the connection's state.
 	mu sync.Mutex
 
-	wbuf      *buffer // frames waiting to be written; nil when empty
-	flushing  bool    // a goroutine is writing; it writes what is appended meanwhile
-	werr      error   // sticky: the connection can no longer be written
-	queuedCtl int     // control frames appended since the last write started
-	henc      *hpack.Encoder
-	hsink     headerSink
-	nWaiting  int // streams waiting for send window or buffer room
+	wbuf     *buffer   // frames waiting to be written; nil when empty
+	flushing bool      // a goroutine is writing; it writes what is appended meanwhile
+	flushAt  time.Time // when the write in progress started
+	// writeDeadlineSet: a stream's write timeout put a deadline on the
+	// write in progress; cleared once it returns.
+	writeDeadlineSet bool
+	werr             error // sticky: the connection can no longer be written
+	queuedCtl        int   // control frames appended since the last write started
+	henc             *hpack.Encoder
+	hsink            headerSink
+	nWaiting         int // streams waiting for send window or buffer room
 	// pendingRST: streams whose END_STREAM is in wbuf while the client
 	// still sends; their RST_STREAM(NO_ERROR) follows in the next write.
 	// rstInBuf: those whose RST is in wbuf. quiet: both, whose DATA and

@@ -205,6 +205,9 @@ func (w *responseWriter) SetWriteDeadline(t time.Time) error {
 	if st.closed {
 		return nil
 	}
+	if !t.IsZero() {
+		st.wrDur = time.Until(t)
+	}
 	setTimer(&st.wrTimer, t, st.onWriteTimeout)
 	return nil
 }

@@ -55,6 +55,7 @@ type stream struct {
 	sentEnd    bool  // END_STREAM went out
 	rdTimer    *time.Timer
 	wrTimer    *time.Timer
+	wrDur      time.Duration // the write deadline's distance when set
 
 	rw      responseWriter
 	reqBody requestBody
@@ -144,6 +145,15 @@ func (st *stream) onWriteTimeout() {
 	if !st.closed {
 		c.resetStreamLocked(st.id, http2.ErrCodeInternal, fmt.Errorf("h2: writing the response: %w", os.ErrDeadlineExceeded))
 		c.flushLocked()
+	}
+	// A TLS write in progress may be blocked on a client that reads
+	// nothing at all (its TCP window shut), and the goroutine writing,
+	// perhaps this stream's handler, would wait forever: that write gets
+	// the write timeout too, counted from its start; past it the
+	// connection ends, as an HTTP/1.1 one does.
+	if c.flushing && st.wrDur > 0 {
+		c.nc.SetWriteDeadline(c.flushAt.Add(st.wrDur))
+		c.writeDeadlineSet = true
 	}
 	c.mu.Unlock()
 }

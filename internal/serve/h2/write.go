@@ -187,9 +187,16 @@ func (c *Conn) flushLocked() {
 		if c.nWaiting > 0 {
 			c.wakeWritersLocked()
 		}
+		c.flushAt = time.Now()
 		c.mu.Unlock()
 		_, err := c.nc.Write(buf.b)
 		c.mu.Lock()
+		if c.writeDeadlineSet {
+			c.writeDeadlineSet = false
+			if err == nil {
+				c.nc.SetWriteDeadline(time.Time{})
+			}
+		}
 		if err != nil && c.werr == nil {
 			c.werr = err
 			c.failLocked()
