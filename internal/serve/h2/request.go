@@ -37,9 +37,12 @@ func (c *Conn) processHeadersLocked(f *http2.MetaHeadersFrame) error {
 		c.idleTimer.Stop()
 	}
 	if uint32(len(c.streams))+1 > c.maxStreams {
-		if c.unackedSettings == 0 {
-			return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}
-		}
+		// REFUSED_STREAM, never PROTOCOL_ERROR (RFC 9113 5.1.2 allows
+		// either): it tells the client the request was not processed, so
+		// it retries. net/http answers PROTOCOL_ERROR once its SETTINGS
+		// are acknowledged, but a client can ack them while streams it
+		// opened under the old limit are still on their way (x/net's does;
+		// those requests then failed).
 		return http2.StreamError{StreamID: id, Code: http2.ErrCodeRefusedStream}
 	}
 	if f.HasPriority() && f.Priority.StreamDep == id {
