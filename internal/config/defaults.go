@@ -49,7 +49,7 @@ const (
 	defaultAccessLogFormat      = AccessLogJSON
 	defaultStrictHost           = true
 	defaultLeanH1               = true
-	defaultEngine               = EngineStd
+	defaultEngine               = EngineTLSGate
 	defaultAlertTimeout         = 10 * time.Second
 	defaultAlertFormat          = AlertFormatJSON
 	defaultAlertAttempts        = 5
@@ -196,7 +196,7 @@ type DefaultsEnv struct {
 }
 
 // defaultEngineFrom is server.engine when the config does not set it:
-// TLSGATE_ENGINE, else std.
+// TLSGATE_ENGINE, else tlsgate.
 func defaultEngineFrom(env DefaultsEnv) string {
 	lookup := env.LookupEnv
 	if lookup == nil {

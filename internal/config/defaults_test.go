@@ -170,12 +170,12 @@ func TestACMEDirectoryURL(t *testing.T) {
 }
 
 // TestEngineDefault: server.engine comes from the file, else
-// TLSGATE_ENGINE, else std.
+// TLSGATE_ENGINE, else tlsgate.
 func TestEngineDefault(t *testing.T) {
 	for _, tt := range []struct {
 		file, env, want string
 	}{
-		{"", "", EngineStd},
+		{"", "", EngineTLSGate},
 		{"", EngineTLSGate, EngineTLSGate},
 		{EngineStd, EngineTLSGate, EngineStd},
 		{EngineTLSGate, "", EngineTLSGate},

@@ -113,7 +113,7 @@ type ProxyProtocol struct {
 type ServerBlock struct {
 	// Engine serves the https and http listeners: EngineTLSGate (tlsgate's
 	// own HTTP/1.1 and HTTP/2 engine) or EngineStd (Go's net/http server).
-	// Empty means the TLSGATE_ENGINE environment variable, else EngineStd.
+	// Empty means the TLSGATE_ENGINE environment variable, else EngineTLSGate.
 	Engine string `yaml:"engine"`
 }
 
