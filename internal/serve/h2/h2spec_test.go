@@ -3,6 +3,7 @@ package h2
 import (
 	"context"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -33,10 +34,50 @@ func TestH2Spec(t *testing.T) {
 		w.Write([]byte("ok"))
 	})})
 	host, port, _ := strings.Cut(s.addr, ":")
+	// h2spec waits -o seconds for each answer, so on a loaded machine a
+	// case can time out. When too few pass, every case runs once more with
+	// a longer wait, and a case passes if it passed once; a real failure
+	// fails both times.
+	results, out := runH2Spec(t, bin, host, port, "2")
+	if passedCount(results) < netHTTPH2SpecPassed {
+		again, out2 := runH2Spec(t, bin, host, port, "6")
+		for name, passed := range again {
+			results[name] = results[name] || passed
+		}
+		out = append(out, out2...)
+	}
+	var failed []string
+	for name, passed := range results {
+		if !passed {
+			failed = append(failed, name)
+		}
+	}
+	slices.Sort(failed)
+	t.Logf("h2spec: %d cases, %d passed, not passed (failed or skipped): %v", len(results), passedCount(results), failed)
+	if n := passedCount(results); n < netHTTPH2SpecPassed {
+		t.Errorf("h2spec passed %d of %d, net/http passes %d\n%s", n, len(results), netHTTPH2SpecPassed, out)
+	}
+}
+
+func passedCount(results map[string]bool) int {
+	n := 0
+	for _, passed := range results {
+		if passed {
+			n++
+		}
+	}
+	return n
+}
+
+// runH2Spec runs every h2spec case with an answer timeout of timeout
+// seconds and reports each case by name: true when it passed (not failed,
+// errored or skipped), with h2spec's output.
+func runH2Spec(t *testing.T, bin, host, port, timeout string) (map[string]bool, []byte) {
+	t.Helper()
 	report := filepath.Join(t.TempDir(), "report.xml")
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	out, _ := exec.CommandContext(ctx, bin, "-t", "-k", "-h", host, "-p", port, "-o", "2", "-j", report).CombinedOutput()
+	out, _ := exec.CommandContext(ctx, bin, "-t", "-k", "-h", host, "-p", port, "-o", timeout, "-j", report).CombinedOutput()
 	data, err := os.ReadFile(report)
 	if err != nil {
 		t.Fatalf("no h2spec report: %v\n%s", err, out)
@@ -54,22 +95,13 @@ func TestH2Spec(t *testing.T) {
 	if err := xml.Unmarshal(data, &rep); err != nil {
 		t.Fatal(err)
 	}
-	total, passed := 0, 0
-	var failed []string
-	for _, su := range rep.Suites {
-		for _, c := range su.Cases {
-			total++
-			switch {
-			case c.Failure != nil || c.Error != nil:
-				failed = append(failed, c.Name)
-			case c.Skipped == nil:
-				passed++
-			}
+	results := map[string]bool{}
+	// Some cases share a name: the key is the case's place in the report,
+	// the same in every run.
+	for i, su := range rep.Suites {
+		for j, c := range su.Cases {
+			results[fmt.Sprintf("%d.%d %s", i, j, c.Name)] = c.Failure == nil && c.Error == nil && c.Skipped == nil
 		}
 	}
-	slices.Sort(failed)
-	t.Logf("h2spec: %d cases, %d passed, failed: %v", total, passed, failed)
-	if passed < netHTTPH2SpecPassed {
-		t.Errorf("h2spec passed %d of %d, net/http passes %d\n%s", passed, total, netHTTPH2SpecPassed, out)
-	}
+	return results, out
 }
