@@ -306,15 +306,28 @@ func (c *Conn) answerError(err error) {
 	}
 }
 
-// closeWriteAndWait half-closes and gives the client a moment to read the
-// answer before the close (so it is not lost to a reset), as net/http does.
+// closeWriteAndWait half-closes and gives the client up to 500 ms to read
+// the answer before the close, as net/http does: closing while its request
+// bytes still arrive resets the connection, and a reset makes the client's
+// kernel drop the answer it has not read yet. Reading what comes lets the
+// wait end as soon as the client closes; past drainLimit it stops reading
+// and waits out the rest, so a client still uploading stalls on its full
+// window and looks at the answer instead of racing the close.
 func (c *Conn) closeWriteAndWait() {
 	if cw, ok := c.c.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
 	}
-	c.c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-	io.Copy(io.Discard, io.LimitReader(c.c, 1<<20))
+	deadline := time.Now().Add(rstAvoidanceDelay)
+	c.c.SetReadDeadline(deadline)
+	if n, _ := io.Copy(io.Discard, io.LimitReader(c.c, drainLimit)); n == drainLimit {
+		time.Sleep(time.Until(deadline))
+	}
 }
+
+const (
+	rstAvoidanceDelay = 500 * time.Millisecond // net/http's
+	drainLimit        = 256 << 10
+)
 
 func isCommonNetReadError(err error) bool {
 	if err == io.EOF || errors.Is(err, net.ErrClosed) {
